@@ -1,0 +1,62 @@
+/**
+ * Loads the C++ addon, lazily: `socketserver/js` works where it cannot load.
+ * `SOCKETSERVER_NATIVE` may name another build of it (the cmake-js or
+ * sanitizer builds); otherwise node-gyp's `build/Release` is used.
+ */
+import * as path from 'node:path';
+
+import type { Address, SockOptValue } from './transport.js';
+
+export interface NativeConnection {
+  fileno(): number;
+  recv(n: number): Buffer | null;
+  send(data: Uint8Array, offset: number): number | null;
+  poll(events: number, callback: (status: number, events: number) => void): void;
+  cancelPoll(events?: number): void;
+  shutdown(how: number): void;
+  close(): void;
+  getPeerName(): Address;
+  getSockName(): Address;
+  setSockOpt(level: number, name: number, value: SockOptValue): void;
+  getSockOpt(level: number, name: number): number;
+}
+
+export interface NativeListener {
+  fileno(): number;
+  bind(address: Address): void;
+  listen(backlog: number): void;
+  setSockOpt(level: number, name: number, value: SockOptValue): void;
+  getSockOpt(level: number, name: number): number;
+  getSockName(): Address;
+  configure(batchLimit: number, maxPacketSize: number): void;
+  readyNow(): boolean;
+  take(): [NativeConnection, Address] | [Buffer, Address, boolean];
+  arm(timeout: number | null, callback: (kind: number, errno: number) => void): void;
+  wake(): void;
+  sendTo(data: Uint8Array, address: Address): number | null;
+  poll(events: number, callback: (status: number, events: number) => void): void;
+  cancelPoll(): void;
+  close(): void;
+}
+
+export interface NativeAddon {
+  Listener: new (family: number, type: number) => NativeListener;
+  constants: Record<string, number>;
+  makeSystemError(errno: number, syscall: string): Error;
+}
+
+let addon: NativeAddon | undefined;
+
+export function addonPath(): string {
+  return process.env.SOCKETSERVER_NATIVE
+    ? path.resolve(process.env.SOCKETSERVER_NATIVE)
+    : path.join(__dirname, '..', 'build', 'Release', 'socketserver.node');
+}
+
+export function loadAddon(): NativeAddon {
+  if (addon === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    addon = require(addonPath()) as NativeAddon;
+  }
+  return addon;
+}

@@ -1,0 +1,464 @@
+/**
+ * Server classes.
+ *
+ * There are five classes in an inheritance diagram, four of which represent
+ * synchronous servers of four types:
+ *
+ *     +------------+
+ *     | BaseServer |
+ *     +------------+
+ *           |
+ *           v
+ *     +-----------+        +------------------+
+ *     | TCPServer |------->| UnixStreamServer |
+ *     +-----------+        +------------------+
+ *           |
+ *           v
+ *     +-----------+        +--------------------+
+ *     | UDPServer |------->| UnixDatagramServer |
+ *     +-----------+        +--------------------+
+ *
+ * Methods for the caller:
+ *
+ * - constructor(serverAddress, RequestHandlerClass, options?)
+ * - serveForever(pollInterval = 0.5): Promise<void>
+ * - shutdown(): Promise<void>
+ * - handleRequest(): Promise<void>    (if you do not use serveForever())
+ * - serverClose(): Promise<void>
+ * - fileno(): number                  (stream and datagram servers)
+ * - [Symbol.asyncDispose]()           (`await using server = ...`)
+ *
+ * Methods that may be overridden (each may return a value or a Promise):
+ *
+ * - serverBind()
+ * - serverActivate()
+ * - getRequest() -> [request, clientAddress]
+ * - handleTimeout()
+ * - verifyRequest(request, clientAddress) -> boolean
+ * - processRequest(request, clientAddress)
+ * - shutdownRequest(request)
+ * - closeRequest(request)
+ * - serviceActions()
+ * - handleError(request, clientAddress, error)
+ *
+ * Methods for derived classes:
+ *
+ * - finishRequest(request, clientAddress)
+ *
+ * Settings: static properties of the class (Python's class variables),
+ * copied into same-named instance properties by the constructor before
+ * binding; the constructor's `options` override them. Times are in seconds.
+ *
+ * - timeout                 (null; for handleRequest())
+ * - addressFamily           (AF_INET; Unix servers AF_UNIX)
+ * - socketType              (SOCK_STREAM; datagram servers SOCK_DGRAM)
+ * - requestQueueSize        (5: the listen() backlog)
+ * - allowReuseAddress       (false)
+ * - allowReusePort          (false)
+ * - maxPacketSize           (8192; datagram servers)
+ */
+import { inspect } from 'node:util';
+
+import { constants } from './constants.js';
+import { busy, invalidArgType, isSystemError, validateAddress } from './errors.js';
+import type { DatagramRequest } from './handlers.js';
+import { nativeTransport } from './native-transport.js';
+import { ServerSocket, StreamSocket } from './socket.js';
+import type { Address, Transport } from './transport.js';
+
+/** The request-handler class a server instantiates for each request. */
+export type RequestHandlerClass = new (request: never, clientAddress: Address, server: never) => object;
+
+interface HandlerLike {
+  setup?: () => unknown;
+  handle?: () => unknown;
+  finish?: () => unknown;
+}
+
+/** Per-instance settings; each overrides the static of the same name. */
+export interface ServerOptions {
+  /** Bind and listen in the constructor (default true). */
+  bindAndActivate?: boolean;
+  timeout?: number | null;
+  addressFamily?: number;
+  socketType?: number;
+  requestQueueSize?: number;
+  allowReuseAddress?: boolean;
+  allowReusePort?: boolean;
+  maxPacketSize?: number;
+  /** The socket layer: the native addon by default. */
+  transport?: Transport;
+}
+
+/** Requests in a row taken without waiting before the loop yields to the event loop. */
+const MAX_BURST = 32;
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Base class for server classes. It defines the interface and the request
+ * loop; it does not make a socket (TCPServer and UDPServer do).
+ */
+export class BaseServer<Req = unknown> {
+  static timeout: number | null = null;
+  static transport: Transport = nativeTransport;
+  /** The names of the settings copied from statics (extended by subclasses and mix-ins). */
+  static settings: readonly string[] = ['timeout', 'transport'];
+
+  declare timeout: number | null;
+  declare transport: Transport;
+
+  serverAddress: Address;
+  RequestHandlerClass: RequestHandlerClass;
+  /** The server's socket; made by the stream and datagram servers. */
+  declare socket: ServerSocket;
+
+  #shutdownRequest = false;
+  #isShutDown: { promise: Promise<void>; resolve: () => void } | null = null;
+
+  constructor(serverAddress: Address, RequestHandlerClass: RequestHandlerClass, options: ServerOptions = {}) {
+    const ctor = this.constructor as typeof BaseServer;
+    const opts = options as Record<string, unknown>;
+    for (const key of Object.keys(opts)) {
+      if (key !== 'bindAndActivate' && !ctor.settings.includes(key)) {
+        throw invalidArgType(`unknown server option '${key}' (settings: bindAndActivate, ${ctor.settings.join(', ')})`);
+      }
+    }
+    const self = this as unknown as Record<string, unknown>;
+    const statics = ctor as unknown as Record<string, unknown>;
+    for (const name of ctor.settings) self[name] = name in opts ? opts[name] : statics[name];
+    this.serverAddress = serverAddress;
+    this.RequestHandlerClass = RequestHandlerClass;
+  }
+
+  /** Called by the constructor to activate the server; may be overridden. */
+  serverActivate(): void | Promise<void> {}
+
+  /**
+   * Handles requests until `shutdown()` is called. Waits at most
+   * `pollInterval` seconds at a time, calling `serviceActions()` after each
+   * request and at each wake-up. Ignores `timeout`. Resolves once the loop
+   * has stopped.
+   */
+  async serveForever(pollInterval = 0.5): Promise<void> {
+    if (this.#isShutDown !== null) throw busy('serveForever() is already running on this server');
+    this.#isShutDown = deferred();
+    try {
+      let burst = 0;
+      while (!this.#shutdownRequest && !this.socket?.closed) {
+        let ready = this._readyNow();
+        if (ready && ++burst >= MAX_BURST) {
+          // Busy: let timers and other I/O run now and then.
+          burst = 0;
+          await yieldToEventLoop();
+          if (this.#shutdownRequest || this.socket?.closed) break;
+        }
+        if (!ready) {
+          burst = 0;
+          ready = await this._waitReady(pollInterval);
+        }
+        if (this.#shutdownRequest) break;
+        if (ready) await this._handleRequestNoblock();
+        await this.serviceActions();
+      }
+    } finally {
+      this.#shutdownRequest = false;
+      const done = this.#isShutDown;
+      this.#isShutDown = null;
+      done.resolve();
+    }
+  }
+
+  /**
+   * Stops the `serveForever()` loop and resolves once it has stopped. Wakes
+   * the loop at once. Called from inside a handler, do not await it there:
+   * the loop stops after that handler returns.
+   */
+  shutdown(): Promise<void> {
+    if (this.#isShutDown === null) return Promise.resolve();
+    this.#shutdownRequest = true;
+    this._wake();
+    return this.#isShutDown.promise;
+  }
+
+  /** Called by the `serveForever()` loop after each request and wake-up; does nothing by default. */
+  serviceActions(): void | Promise<void> {}
+
+  /**
+   * Handles one request, waiting at most `timeout` seconds for it; calls
+   * `handleTimeout()` when none came in time.
+   */
+  async handleRequest(): Promise<void> {
+    let timeout = this.timeout;
+    const deadline = timeout === null ? null : performance.now() + timeout * 1000;
+    for (;;) {
+      const ready = this._readyNow() || (await this._waitReady(timeout));
+      if (ready) return this._handleRequestNoblock();
+      if (deadline !== null) {
+        timeout = (deadline - performance.now()) / 1000;
+        if (timeout <= 0) return this.handleTimeout();
+      }
+    }
+  }
+
+  /**
+   * Takes one request, which must be ready, and processes it. A system
+   * error from getRequest() drops the attempt, as in Python.
+   */
+  protected async _handleRequestNoblock(): Promise<void> {
+    let request: Req;
+    let clientAddress: Address;
+    try {
+      [request, clientAddress] = await this.getRequest();
+    } catch (error) {
+      if (isSystemError(error)) return;
+      throw error;
+    }
+    if (await this.verifyRequest(request, clientAddress)) {
+      try {
+        await this.processRequest(request, clientAddress);
+      } catch (error) {
+        await this.handleError(request, clientAddress, error);
+        await this.shutdownRequest(request);
+      }
+    } else {
+      await this.shutdownRequest(request);
+    }
+  }
+
+  /** True when a request can be taken now, without waiting. */
+  protected _readyNow(): boolean {
+    return this.socket.handle.readyNow();
+  }
+
+  /** Waits for a request: true when one is ready, false on timeout or wake-up. */
+  protected _waitReady(timeout: number | null): Promise<boolean> {
+    return this.socket.handle.waitReady(timeout);
+  }
+
+  /** Makes a pending _waitReady() return at once. */
+  protected _wake(): void {
+    if (this.socket !== undefined && !this.socket.closed) this.socket.handle.wake();
+  }
+
+  /** Must take a request from the socket: `[request, clientAddress]`. */
+  getRequest(): [Req, Address] | Promise<[Req, Address]> {
+    throw new Error('getRequest() must be implemented by a subclass');
+  }
+
+  /** Called when handleRequest() timed out; does nothing by default. */
+  handleTimeout(): void | Promise<void> {}
+
+  /** Returns true to process the request; always true by default. */
+  verifyRequest(request: Req, clientAddress: Address): boolean | Promise<boolean> {
+    return true;
+  }
+
+  /** Calls finishRequest() then shutdownRequest(); the mix-ins override it. */
+  async processRequest(request: Req, clientAddress: Address): Promise<void> {
+    await this.finishRequest(request, clientAddress);
+    await this.shutdownRequest(request);
+  }
+
+  /** Cleans up the server; idempotent. */
+  serverClose(): void | Promise<void> {}
+
+  /** Makes the request handler and runs its setup(), handle() and finish(). */
+  async finishRequest(request: Req, clientAddress: Address): Promise<void> {
+    const Handler = this.RequestHandlerClass as unknown as new (r: Req, a: Address, s: this) => HandlerLike;
+    const handler = new Handler(request, clientAddress, this);
+    await handler.setup?.();
+    try {
+      await handler.handle?.();
+    } finally {
+      await handler.finish?.();
+    }
+  }
+
+  /** Called to shut down and close one request. */
+  shutdownRequest(request: Req): void | Promise<void> {
+    return this.closeRequest(request);
+  }
+
+  /** Called to clean up one request. */
+  closeRequest(request: Req): void | Promise<void> {}
+
+  /**
+   * Handles an error thrown while processing a request: by default prints
+   * the error, between two lines of dashes, to stderr, and serving goes on.
+   */
+  handleError(request: Req, clientAddress: Address, error: unknown): void | Promise<void> {
+    const stack = error instanceof Error ? (error.stack ?? String(error)) : inspect(error);
+    process.stderr.write(
+      `${'-'.repeat(40)}\n` +
+        `Exception occurred during processing of request from ${inspect(clientAddress)}\n` +
+        `${stack}\n` +
+        `${'-'.repeat(40)}\n`,
+    );
+  }
+
+  /** `await using server = new TCPServer(...)` closes it on scope exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.serverClose();
+  }
+}
+
+/**
+ * A server on a stream socket: TCP by default (`addressFamily` AF_INET,
+ * AF_INET6 for IPv6). `request` is the connected StreamSocket.
+ */
+export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
+  static addressFamily: number = constants.AF_INET;
+  static socketType: number = constants.SOCK_STREAM;
+  static requestQueueSize = 5;
+  static allowReuseAddress = false;
+  static allowReusePort = false;
+  static override settings: readonly string[] = [
+    ...BaseServer.settings,
+    'addressFamily',
+    'socketType',
+    'requestQueueSize',
+    'allowReuseAddress',
+    'allowReusePort',
+  ];
+
+  declare addressFamily: number;
+  declare socketType: number;
+  declare requestQueueSize: number;
+  declare allowReuseAddress: boolean;
+  declare allowReusePort: boolean;
+
+  /**
+   * Makes the socket and, unless `options.bindAndActivate` is false, binds
+   * and activates it; if either fails the socket is closed before the error
+   * propagates.
+   */
+  constructor(serverAddress: Address, RequestHandlerClass: RequestHandlerClass, options: ServerOptions = {}) {
+    super(serverAddress, RequestHandlerClass, options);
+    validateAddress(serverAddress, this.addressFamily);
+    this.socket = new ServerSocket(this.transport.createListener(this.addressFamily, this.socketType));
+    this._configure();
+    if (options.bindAndActivate ?? true) {
+      try {
+        this.serverBind();
+        this.serverActivate();
+      } catch (error) {
+        closeQuietly(this);
+        throw error;
+      }
+    }
+  }
+
+  /** Sets how the transport takes requests; the mix-ins take more at a time. */
+  protected _configure(): void {
+    this.socket.handle.configure(this.socketType === constants.SOCK_DGRAM ? 64 : 1, this.#packetSize());
+  }
+
+  #packetSize(): number {
+    const size = (this as unknown as { maxPacketSize?: number }).maxPacketSize;
+    return typeof size === 'number' ? size : 8192;
+  }
+
+  /** Binds the socket to serverAddress, then records the real address. May be overridden. */
+  serverBind(): void | Promise<void> {
+    const inet = this.addressFamily === constants.AF_INET || this.addressFamily === constants.AF_INET6;
+    if (this.allowReuseAddress && inet) this.socket.setSockOpt(constants.SOL_SOCKET, constants.SO_REUSEADDR, 1);
+    if (this.allowReusePort && inet) this.socket.setSockOpt(constants.SOL_SOCKET, constants.SO_REUSEPORT, 1);
+    this.socket.bind(this.serverAddress);
+    this.serverAddress = this.socket.getSockName();
+  }
+
+  /** Listens with a backlog of requestQueueSize. May be overridden. */
+  override serverActivate(): void | Promise<void> {
+    this.socket.listen(this.requestQueueSize);
+  }
+
+  /** Closes the socket (`socket.fileno()` is -1 after). Idempotent. */
+  override serverClose(): void | Promise<void> {
+    this.socket.close();
+  }
+
+  /** The socket's descriptor. */
+  fileno(): number {
+    return this.socket.fileno();
+  }
+
+  override getRequest(): [Req, Address] | Promise<[Req, Address]> {
+    const [handle, address] = this.socket.handle.takeStream();
+    return [new StreamSocket(handle) as Req, address];
+  }
+
+  /** Shuts the connection down for writing (errors ignored), then closes it. */
+  override shutdownRequest(request: Req): void | Promise<void> {
+    try {
+      // Explicitly shut down: close() alone would not send FIN while
+      // another descriptor (a forked child's) still refers to the socket.
+      (request as StreamSocket).shutdown(constants.SHUT_WR);
+    } catch {
+      // Some platforms may raise ENOTCONN here.
+    }
+    return this.closeRequest(request);
+  }
+
+  override closeRequest(request: Req): void | Promise<void> {
+    (request as StreamSocket).close();
+  }
+}
+
+/**
+ * A server on a datagram socket: UDP by default. `request` is
+ * `[data, socket]`; there is no connection to shut down or close.
+ */
+export class UDPServer<Req = DatagramRequest> extends TCPServer<Req> {
+  static override allowReuseAddress = false;
+  static override allowReusePort = false;
+  static override socketType: number = constants.SOCK_DGRAM;
+  static maxPacketSize = 8192;
+  static override settings: readonly string[] = [...TCPServer.settings, 'maxPacketSize'];
+
+  declare maxPacketSize: number;
+
+  override getRequest(): [Req, Address] | Promise<[Req, Address]> {
+    const [data, address] = this.socket.handle.takeDatagram();
+    return [[data, this.socket] as DatagramRequest as Req, address];
+  }
+
+  override serverActivate(): void | Promise<void> {
+    // No need to call listen() for a datagram server.
+  }
+
+  override shutdownRequest(request: Req): void | Promise<void> {
+    // No need to shut down anything.
+    return this.closeRequest(request);
+  }
+
+  override closeRequest(request: Req): void | Promise<void> {
+    // No need to close anything.
+  }
+}
+
+/** A stream server on a Unix socket (a path, or '\0name' for an abstract name). */
+export class UnixStreamServer<Req = StreamSocket> extends TCPServer<Req> {
+  static override addressFamily: number = constants.AF_UNIX;
+}
+
+/** A datagram server on a Unix socket (a path, or '\0name' for an abstract name). */
+export class UnixDatagramServer<Req = DatagramRequest> extends UDPServer<Req> {
+  static override addressFamily: number = constants.AF_UNIX;
+}
+
+/** Closes a server whose construction failed, without letting a second error hide the first. */
+function closeQuietly(server: BaseServer<unknown>): void {
+  try {
+    const result = server.serverClose();
+    if (result instanceof Promise) result.catch(() => {});
+  } catch {
+    // The construction error is the one to report.
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * The socket objects handlers and servers see: `server.socket` (a
+ * ServerSocket) and, for stream servers, `request` (a StreamSocket). They
+ * follow Python's socket objects, with `async` where Python blocks.
+ *
+ * Times are in seconds. A socket's `timeout` is `null` (wait forever), `0`
+ * (never wait: an operation that would block rejects with EAGAIN) or a
+ * positive number (an operation that outlasts it rejects with ETIMEDOUT).
+ */
+import { invalidArgType, outOfRange, serverClosed, timedOut, wouldBlock } from './errors.js';
+import type { Address, ListenerHandle, SockOptValue, StreamHandle } from './transport.js';
+
+function toBytes(data: Uint8Array | string): Uint8Array {
+  if (typeof data === 'string') return Buffer.from(data);
+  if (data instanceof Uint8Array) return data;
+  throw invalidArgType('data must be a Buffer, Uint8Array or string');
+}
+
+function checkTimeout(value: number | null): number | null {
+  if (value === null) return null;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw invalidArgType('timeout must be a number of seconds or null');
+  if (value < 0) throw outOfRange('timeout must be >= 0');
+  return value;
+}
+
+/**
+ * Waits for `wait()` under a timeout in seconds; on expiry calls `cancel()`
+ * and rejects with ETIMEDOUT.
+ */
+async function waitWithTimeout(
+  wait: () => Promise<void>,
+  cancel: () => void,
+  deadline: number | null,
+  syscall: string,
+): Promise<void> {
+  if (deadline === null) return wait();
+  const ms = deadline - performance.now();
+  if (ms <= 0) throw timedOut(syscall);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      cancel();
+      reject(timedOut(syscall));
+    }, Math.ceil(ms));
+  });
+  try {
+    await Promise.race([wait(), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A connected stream socket: the `request` of TCP and Unix stream servers. */
+export class StreamSocket {
+  #handle: StreamHandle | null;
+  #timeout: number | null = null;
+  /** Rejects the pending waits when the socket is closed under them. */
+  #pending = new Set<(error: Error) => void>();
+
+  /** @internal */
+  constructor(handle: StreamHandle) {
+    this.#handle = handle;
+  }
+
+  /** Seconds an operation may wait (`null`: forever; `0`: never). */
+  get timeout(): number | null { return this.#timeout; }
+  set timeout(value: number | null) { this.#timeout = checkTimeout(value); }
+
+  /** Python's `settimeout()`. */
+  setTimeout(value: number | null): void { this.timeout = value; }
+  /** Python's `gettimeout()`. */
+  getTimeout(): number | null { return this.#timeout; }
+
+  #open(syscall: string): StreamHandle {
+    if (this.#handle === null) throw Object.assign(new Error(`${syscall} EBADF: bad file descriptor`), { code: 'EBADF', errno: -9, syscall });
+    return this.#handle;
+  }
+
+  #deadline(): number | null {
+    return this.#timeout === null ? null : performance.now() + this.#timeout * 1000;
+  }
+
+  async #wait(handle: StreamHandle, direction: 'read' | 'write', deadline: number | null, syscall: string): Promise<void> {
+    if (this.#timeout === 0) throw wouldBlock(syscall);
+    let rejectClosed!: (error: Error) => void;
+    const closed = new Promise<never>((_, reject) => { rejectClosed = reject; });
+    this.#pending.add(rejectClosed);
+    try {
+      await waitWithTimeout(
+        () => Promise.race([direction === 'read' ? handle.waitReadable() : handle.waitWritable(), closed]),
+        () => handle.cancelWait(direction),
+        deadline,
+        syscall,
+      );
+    } finally {
+      this.#pending.delete(rejectClosed);
+    }
+  }
+
+  /** Receives up to `bufsize` bytes; an empty Buffer means the peer closed. */
+  async recv(bufsize: number): Promise<Buffer> {
+    if (!Number.isInteger(bufsize) || bufsize < 0) throw outOfRange('bufsize must be an integer >= 0');
+    const deadline = this.#deadline();
+    for (;;) {
+      const handle = this.#open('recv');
+      const data = handle.recv(bufsize);
+      if (data !== null) return data;
+      await this.#wait(handle, 'read', deadline, 'recv');
+    }
+  }
+
+  /** Sends what the kernel takes now (waiting until it takes something); returns the count. */
+  async send(data: Uint8Array | string): Promise<number> {
+    const bytes = toBytes(data);
+    const deadline = this.#deadline();
+    for (;;) {
+      const handle = this.#open('send');
+      const n = handle.send(bytes, 0);
+      if (n !== null) return n;
+      await this.#wait(handle, 'write', deadline, 'send');
+    }
+  }
+
+  /** Sends all of `data`; `timeout` bounds the whole call, as in Python 3.5+. */
+  async sendAll(data: Uint8Array | string): Promise<void> {
+    const bytes = toBytes(data);
+    const deadline = this.#deadline();
+    let offset = 0;
+    while (offset < bytes.length) {
+      const handle = this.#open('send');
+      const n = handle.send(bytes, offset);
+      if (n !== null) offset += n;
+      else await this.#wait(handle, 'write', deadline, 'send');
+    }
+  }
+
+  /** `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`. */
+  shutdown(how: number): void { this.#open('shutdown').shutdown(how); }
+
+  /** Closes the socket; harmless when already closed. */
+  close(): void {
+    const handle = this.#handle;
+    if (handle === null) return;
+    this.#handle = null;
+    handle.close();
+    const error = Object.assign(new Error('the socket was closed'), { code: 'EBADF', errno: -9 });
+    for (const reject of this.#pending) reject(error);
+    this.#pending.clear();
+  }
+
+  /** The descriptor, or -1 once closed. */
+  fileno(): number { return this.#handle === null ? -1 : this.#handle.fileno(); }
+  get closed(): boolean { return this.#handle === null; }
+  getPeerName(): Address { return this.#open('getpeername').getPeerName(); }
+  getSockName(): Address { return this.#open('getsockname').getSockName(); }
+  setSockOpt(level: number, name: number, value: SockOptValue): void { this.#open('setsockopt').setSockOpt(level, name, value); }
+  getSockOpt(level: number, name: number): number { return this.#open('getsockopt').getSockOpt(level, name); }
+}
+
+/**
+ * The server's own socket (`server.socket`): listening for a stream server,
+ * bound for a datagram server, where it is also `request[1]`.
+ */
+export class ServerSocket {
+  #handle: ListenerHandle | null;
+
+  /** @internal */
+  constructor(handle: ListenerHandle) {
+    this.#handle = handle;
+  }
+
+  /** @internal The transport handle; throws once closed. */
+  get handle(): ListenerHandle {
+    if (this.#handle === null) throw serverClosed('socket');
+    return this.#handle;
+  }
+
+  /** The descriptor, or -1 once closed. */
+  fileno(): number { return this.#handle === null ? -1 : this.#handle.fileno(); }
+  get closed(): boolean { return this.#handle === null; }
+  bind(address: Address): void { this.handle.bind(address); }
+  listen(backlog: number): void { this.handle.listen(backlog); }
+  getSockName(): Address { return this.handle.getSockName(); }
+  setSockOpt(level: number, name: number, value: SockOptValue): void { this.handle.setSockOpt(level, name, value); }
+  getSockOpt(level: number, name: number): number { return this.handle.getSockOpt(level, name); }
+
+  /** Sends one datagram to `address`; resolves with the bytes sent. */
+  async sendTo(data: Uint8Array | string, address: Address): Promise<number> {
+    const bytes = toBytes(data);
+    for (;;) {
+      const n = this.handle.sendTo(bytes, address);
+      if (n !== null) return n;
+      await this.handle.waitWritable();
+    }
+  }
+
+  /** Closes the socket; harmless when already closed. */
+  close(): void {
+    const handle = this.#handle;
+    this.#handle = null;
+    handle?.close();
+  }
+}

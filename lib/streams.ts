@@ -1,0 +1,248 @@
+/**
+ * File-like objects over a request: `rfile` and `wfile` of the handlers.
+ *
+ * For stream requests they follow `socket.makefile()`: SocketReader is a
+ * buffered reader (`rbufsize` bytes per recv; 0 reads only what is asked
+ * for, so a readline() never consumes past its line), SocketWriter sends
+ * everything before resolving (Python's `_SocketWriter`, for `wbufsize` 0),
+ * BufferedSocketWriter collects `wbufsize` bytes before sending. For
+ * datagrams, BytesReader and BytesWriter follow `io.BytesIO`.
+ */
+import { invalidArgType } from './errors.js';
+import type { StreamSocket } from './socket.js';
+
+const DEFAULT_BUFFER_SIZE = 8192;
+const NEWLINE = 0x0a;
+
+function valueError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_SOCKETSERVER_CLOSED' });
+}
+
+/** Reads lines and bytes from a connected socket. Methods resolve at EOF with what there was. */
+export class SocketReader implements AsyncIterable<Buffer> {
+  #sock: StreamSocket;
+  #bufsize: number;
+  #buf: Buffer = Buffer.alloc(0);
+  #eof = false;
+  #closed = false;
+
+  /** `bufsize`: bytes per recv; -1 picks the default (8192); 0 is unbuffered. */
+  constructor(sock: StreamSocket, bufsize = -1) {
+    this.#sock = sock;
+    this.#bufsize = bufsize < 0 ? DEFAULT_BUFFER_SIZE : bufsize;
+  }
+
+  get closed(): boolean { return this.#closed; }
+  fileno(): number { return this.#sock.fileno(); }
+  close(): void { this.#closed = true; }
+
+  #check(): void {
+    if (this.#closed) throw valueError('I/O operation on closed file');
+  }
+
+  /** Receives once, at most `want` bytes when unbuffered. Returns false at EOF. */
+  async #fill(want: number): Promise<boolean> {
+    if (this.#eof) return false;
+    const size = this.#bufsize === 0 ? Math.max(1, want) : Math.max(this.#bufsize, want);
+    const data = await this.#sock.recv(size);
+    if (data.length === 0) {
+      this.#eof = true;
+      return false;
+    }
+    this.#buf = this.#buf.length === 0 ? data : Buffer.concat([this.#buf, data]);
+    return true;
+  }
+
+  #take(n: number): Buffer {
+    const out = this.#buf.subarray(0, n);
+    this.#buf = this.#buf.subarray(n);
+    return out;
+  }
+
+  /** `n` bytes (fewer only at EOF); without `n` (or negative), everything to EOF. */
+  async read(n = -1): Promise<Buffer> {
+    this.#check();
+    if (n === null || n === undefined || n < 0) {
+      while (await this.#fill(this.#bufsize === 0 ? 65536 : this.#bufsize)) { /* to EOF */ }
+      return this.#take(this.#buf.length);
+    }
+    if (!Number.isInteger(n)) throw invalidArgType('read(n): n must be an integer');
+    while (this.#buf.length < n && (await this.#fill(n - this.#buf.length))) { /* more */ }
+    return this.#take(Math.min(n, this.#buf.length));
+  }
+
+  /** Through the next '\n' inclusive, or to EOF; at most `limit` bytes when limit >= 0. */
+  async readline(limit = -1): Promise<Buffer> {
+    this.#check();
+    let scanned = 0;
+    for (;;) {
+      const nl = this.#buf.indexOf(NEWLINE, scanned);
+      if (nl >= 0 && (limit < 0 || nl < limit)) return this.#take(nl + 1);
+      if (limit >= 0 && this.#buf.length >= limit) return this.#take(limit);
+      scanned = this.#buf.length;
+      // Unbuffered: one byte at a time, so nothing past the line is consumed.
+      if (!(await this.#fill(this.#bufsize === 0 ? 1 : this.#bufsize))) return this.#take(this.#buf.length);
+    }
+  }
+
+  /** Every remaining line; stops once `hint` bytes (when > 0) have been read. */
+  async readlines(hint = -1): Promise<Buffer[]> {
+    const lines: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const line = await this.readline();
+      if (line.length === 0) return lines;
+      lines.push(line);
+      total += line.length;
+      if (hint > 0 && total >= hint) return lines;
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    for (;;) {
+      const line = await this.readline();
+      if (line.length === 0) return;
+      yield line;
+    }
+  }
+}
+
+/** What `wfile` offers, buffered or not. */
+export interface Writer {
+  readonly closed: boolean;
+  /** Resolves with the number of bytes taken (all of them). */
+  write(data: Uint8Array | string): Promise<number>;
+  flush(): Promise<void>;
+  close(): void | Promise<void>;
+  fileno(): number;
+}
+
+/** Unbuffered: `write()` sends everything before it resolves. */
+export class SocketWriter implements Writer {
+  #sock: StreamSocket;
+  #closed = false;
+
+  constructor(sock: StreamSocket) {
+    this.#sock = sock;
+  }
+
+  get closed(): boolean { return this.#closed; }
+  fileno(): number { return this.#sock.fileno(); }
+
+  async write(data: Uint8Array | string): Promise<number> {
+    if (this.#closed) throw valueError('write to closed file');
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    await this.#sock.sendAll(bytes);
+    return bytes.length;
+  }
+
+  async flush(): Promise<void> { /* nothing is held back */ }
+  close(): void { this.#closed = true; }
+}
+
+/** Buffered: collects up to `bufsize` bytes, sending when full and on flush(). */
+export class BufferedSocketWriter implements Writer {
+  #sock: StreamSocket;
+  #bufsize: number;
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #closed = false;
+
+  constructor(sock: StreamSocket, bufsize: number) {
+    this.#sock = sock;
+    this.#bufsize = bufsize < 0 ? DEFAULT_BUFFER_SIZE : bufsize;
+  }
+
+  get closed(): boolean { return this.#closed; }
+  fileno(): number { return this.#sock.fileno(); }
+
+  async write(data: Uint8Array | string): Promise<number> {
+    if (this.#closed) throw valueError('write to closed file');
+    const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    this.#chunks.push(Buffer.from(bytes));  // a copy: the caller may reuse its buffer
+    this.#size += bytes.length;
+    if (this.#size >= this.#bufsize) await this.flush();
+    return bytes.length;
+  }
+
+  async flush(): Promise<void> {
+    if (this.#size === 0) return;
+    const data = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks, this.#size);
+    this.#chunks = [];
+    this.#size = 0;
+    await this.#sock.sendAll(data);
+  }
+
+  /** Flushes what is held, then closes (the socket stays open). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.flush();
+    } finally {
+      this.#closed = true;
+    }
+  }
+}
+
+/** `io.BytesIO` for reading a datagram: synchronous, so `await` is optional. */
+export class BytesReader {
+  #data: Buffer;
+  #pos = 0;
+  #closed = false;
+
+  constructor(data: Buffer) {
+    this.#data = data;
+  }
+
+  get closed(): boolean { return this.#closed; }
+  close(): void { this.#closed = true; }
+  getValue(): Buffer { return this.#data; }
+
+  read(n = -1): Buffer {
+    if (this.#closed) throw valueError('I/O operation on closed file');
+    const end = n < 0 ? this.#data.length : Math.min(this.#data.length, this.#pos + n);
+    const out = this.#data.subarray(this.#pos, end);
+    this.#pos = end;
+    return out;
+  }
+
+  readline(limit = -1): Buffer {
+    if (this.#closed) throw valueError('I/O operation on closed file');
+    const nl = this.#data.indexOf(NEWLINE, this.#pos);
+    let end = nl < 0 ? this.#data.length : nl + 1;
+    if (limit >= 0) end = Math.min(end, this.#pos + limit);
+    const out = this.#data.subarray(this.#pos, end);
+    this.#pos = end;
+    return out;
+  }
+
+  readlines(): Buffer[] {
+    const lines: Buffer[] = [];
+    for (let line = this.readline(); line.length > 0; line = this.readline()) lines.push(line);
+    return lines;
+  }
+
+  *[Symbol.iterator](): Iterator<Buffer> {
+    yield* this.readlines();
+  }
+}
+
+/** `io.BytesIO` for collecting a datagram reply. */
+export class BytesWriter implements Writer {
+  #chunks: Buffer[] = [];
+  #closed = false;
+
+  get closed(): boolean { return this.#closed; }
+  fileno(): number { return -1; }
+
+  async write(data: Uint8Array | string): Promise<number> {
+    if (this.#closed) throw valueError('write to closed file');
+    const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
+    this.#chunks.push(bytes);
+    return bytes.length;
+  }
+
+  async flush(): Promise<void> { /* nothing to send until finish() */ }
+  close(): void { this.#closed = true; }
+  getValue(): Buffer { return Buffer.concat(this.#chunks); }
+}

@@ -1,0 +1,65 @@
+/**
+ * The transport interface: everything the server logic needs from a socket
+ * layer. Two transports implement it: the native addon (the default,
+ * `native-transport.ts`) and node:net / node:dgram (`socketserver/js`).
+ *
+ * Socket I/O is split in two: a synchronous, non-blocking attempt that
+ * returns `null` when the kernel would block, and a wait for readiness.
+ * The public socket classes (socket.ts) combine them, with timeouts.
+ */
+
+/** `[host, port]`, `[host, port, flowinfo, scopeId]` (IPv6), or a Unix path. */
+export type Address = [string, number] | [string, number, number, number] | string;
+
+export type SockOptValue = number | boolean | Buffer;
+
+/** A server's own socket: listening (stream) or bound (datagram). */
+export interface ListenerHandle {
+  fileno(): number;
+  bind(address: Address): void;
+  listen(backlog: number): void;
+  setSockOpt(level: number, name: number, value: SockOptValue): void;
+  getSockOpt(level: number, name: number): number;
+  getSockName(): Address;
+  /** How many requests one wake-up may take (1 keeps the kernel's backlog the queue), and the datagram size limit. */
+  configure(batchLimit: number, maxPacketSize: number): void;
+  /** True when a request can be taken now; may take it from the kernel without blocking. */
+  readyNow(): boolean;
+  /** Resolves true once a request is ready, false on timeout (seconds; null: none) or wake(). */
+  waitReady(timeout: number | null): Promise<boolean>;
+  /** Makes a pending waitReady() resolve (false) at once. */
+  wake(): void;
+  /** Takes a connection; throws the system error (EAGAIN when none). */
+  takeStream(): [StreamHandle, Address];
+  /** Takes a datagram: payload (at most maxPacketSize bytes), sender, truncated. */
+  takeDatagram(): [Buffer, Address, boolean];
+  /** Sends a datagram without blocking: bytes sent, or null when it would block. */
+  sendTo(data: Uint8Array, address: Address): number | null;
+  waitWritable(): Promise<void>;
+  close(): void;
+}
+
+/** A connected stream socket. */
+export interface StreamHandle {
+  fileno(): number;
+  /** Up to n bytes; an empty Buffer at EOF; null when it would block. */
+  recv(n: number): Buffer | null;
+  /** Bytes of data[offset..] sent; null when it would block. */
+  send(data: Uint8Array, offset: number): number | null;
+  waitReadable(): Promise<void>;
+  waitWritable(): Promise<void>;
+  /** Abandons a pending wait in one direction: its promise never settles. */
+  cancelWait(direction: 'read' | 'write'): void;
+  shutdown(how: number): void;
+  close(): void;
+  getPeerName(): Address;
+  getSockName(): Address;
+  setSockOpt(level: number, name: number, value: SockOptValue): void;
+  getSockOpt(level: number, name: number): number;
+}
+
+export interface Transport {
+  readonly name: string;
+  /** Creates an unbound socket. Throws ERR_SOCKETSERVER_UNSUPPORTED for what it cannot do. */
+  createListener(family: number, type: number): ListenerHandle;
+}

@@ -1,0 +1,142 @@
+#include "connection.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "addon.h"
+#include "errors.h"
+
+namespace socketserver {
+
+
+Napi::Function Connection::Init(Napi::Env env) {
+  return DefineClass(
+      env, "Connection",
+      {
+          InstanceMethod<&Connection::Fileno>("fileno"),
+          InstanceMethod<&Connection::Recv>("recv"),
+          InstanceMethod<&Connection::Send>("send"),
+          InstanceMethod<&Connection::Poll>("poll"),
+          InstanceMethod<&Connection::CancelPoll>("cancelPoll"),
+          InstanceMethod<&Connection::Shutdown>("shutdown"),
+          InstanceMethod<&Connection::Close>("close"),
+          InstanceMethod<&Connection::GetPeerName>("getPeerName"),
+          InstanceMethod<&Connection::GetSockName>("getSockName"),
+          InstanceMethod<&Connection::SetSockOpt>("setSockOpt"),
+          InstanceMethod<&Connection::GetSockOpt>("getSockOpt"),
+      });
+}
+
+Napi::Object Connection::Wrap(Napi::Env env, UniqueFd fd) {
+  Addon* addon = env.GetInstanceData<Addon>();
+  Napi::Object obj = addon->connection_ctor.New({});
+  Connection* c = Connection::Unwrap(obj);
+  c->fd_ = std::move(fd);
+  return obj;
+}
+
+Connection::Connection(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<Connection>(info) {}
+
+Connection::~Connection() { CloseNow(); }
+
+void Connection::CloseNow() {
+  // The poll handle goes first: libuv unregisters the descriptor number,
+  // which must still be ours when it does.
+  watch_.Close();
+  fd_.Reset();
+}
+
+Napi::Value Connection::Fileno(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), fd_.Get());
+}
+
+// recv(n) -> Buffer (empty at EOF) | null when the kernel would block.
+Napi::Value Connection::Recv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, fd_.Get());
+  if (!info[0].IsNumber())
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "bufsize must be a number");
+  int64_t want = info[0].As<Napi::Number>().Int64Value();
+  if (want < 0) ThrowRangeError(env, "ERR_OUT_OF_RANGE", "bufsize must be >= 0");
+  size_t n = static_cast<size_t>(want);
+  // recv() lands in the environment's scratch buffer first, so that a
+  // Buffer of the exact size can be made; only a larger read allocates.
+  Addon* addon = env.GetInstanceData<Addon>();
+  std::unique_ptr<uint8_t[]> big;
+  uint8_t* dst = addon->scratch.get();
+  if (n > Addon::kScratchSize) {
+    big.reset(new uint8_t[n]);
+    dst = big.get();
+  }
+  for (;;) {
+    ssize_t got = ::recv(fd_.Get(), dst, n, MSG_DONTWAIT);
+    if (got >= 0)
+      return Napi::Buffer<uint8_t>::Copy(env, dst, static_cast<size_t>(got));
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
+    ThrowSystemError(env, errno, "recv");
+  }
+}
+
+// send(buffer, offset?) -> bytes sent | null when the kernel would block.
+Napi::Value Connection::Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsBuffer() && !info[0].IsTypedArray())
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "data must be a Buffer");
+  auto buf = info[0].As<Napi::Uint8Array>();
+  size_t offset = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+  if (offset > buf.ByteLength()) offset = buf.ByteLength();
+  ssize_t n = SendNonBlocking(env, fd_.Get(), buf.Data() + offset,
+                              buf.ByteLength() - offset, nullptr);
+  return n < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(n));
+}
+
+// poll(events, callback): callback(status, events) once the socket is ready.
+Napi::Value Connection::Poll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, fd_.Get());
+  watch_.Start(env, fd_.Get(), info[0].As<Napi::Number>().Int32Value(), Value(),
+               info[1].As<Napi::Function>());
+  return env.Undefined();
+}
+
+Napi::Value Connection::CancelPoll(const Napi::CallbackInfo& info) {
+  watch_.Cancel(info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value()
+                                   : UV_READABLE | UV_WRITABLE);
+  return info.Env().Undefined();
+}
+
+Napi::Value Connection::Shutdown(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, fd_.Get());
+  if (::shutdown(fd_.Get(), info[0].As<Napi::Number>().Int32Value()) != 0)
+    ThrowSystemError(env, errno, "shutdown");
+  return env.Undefined();
+}
+
+Napi::Value Connection::Close(const Napi::CallbackInfo& info) {
+  CloseNow();
+  return info.Env().Undefined();
+}
+
+Napi::Value Connection::GetPeerName(const Napi::CallbackInfo& info) {
+  return AddressToJs(info.Env(), socketserver::GetPeerName(info.Env(), fd_.Get()));
+}
+
+Napi::Value Connection::GetSockName(const Napi::CallbackInfo& info) {
+  return AddressToJs(info.Env(), socketserver::GetSockName(info.Env(), fd_.Get()));
+}
+
+Napi::Value Connection::SetSockOpt(const Napi::CallbackInfo& info) {
+  socketserver::SetSockOpt(info.Env(), fd_.Get(), info[0], info[1], info[2]);
+  return info.Env().Undefined();
+}
+
+Napi::Value Connection::GetSockOpt(const Napi::CallbackInfo& info) {
+  return socketserver::GetSockOpt(info.Env(), fd_.Get(), info[0], info[1]);
+}
+
+}  // namespace socketserver

@@ -1,0 +1,466 @@
+#include "listener.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+
+#include "addon.h"
+#include "connection.h"
+#include "errors.h"
+
+namespace socketserver {
+
+// Lives as long as the ThreadSafeFunction (freed by its finaliser), so that
+// events still queued when the Listener is gone are delivered safely.
+// The callback of the current arm() is held here, strongly only while the
+// thread is armed, so an idle server is collectable.
+struct TsfnContext {
+  napi_threadsafe_function tsfn = nullptr;
+  napi_ref callback = nullptr;
+};
+
+struct Event {
+  int kind;
+  int err;
+};
+
+namespace {
+
+void CallJs(napi_env env, napi_value, void* context, void* data) {
+  std::unique_ptr<Event> ev(static_cast<Event*>(data));
+  if (env == nullptr) return;  // environment tearing down
+  auto* ctx = static_cast<TsfnContext*>(context);
+  // The loop is kept alive only while the serve thread is armed.
+  napi_unref_threadsafe_function(env, ctx->tsfn);
+  if (ctx->callback == nullptr) return;
+  napi_value js_cb;
+  napi_get_reference_value(env, ctx->callback, &js_cb);
+  napi_delete_reference(env, ctx->callback);
+  ctx->callback = nullptr;
+  if (js_cb == nullptr) return;
+  napi_value argv[2], undefined;
+  napi_create_int32(env, ev->kind, &argv[0]);
+  napi_create_int32(env, ev->err, &argv[1]);
+  napi_get_undefined(env, &undefined);
+  napi_call_function(env, undefined, js_cb, 2, argv, nullptr);
+}
+
+void FinalizeTsfn(napi_env env, void* data, void*) {
+  auto* ctx = static_cast<TsfnContext*>(data);
+  if (ctx->callback != nullptr && env != nullptr) napi_delete_reference(env, ctx->callback);
+  delete ctx;
+}
+
+int64_t NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+Napi::Function Listener::Init(Napi::Env env) {
+  return DefineClass(
+      env, "Listener",
+      {
+          InstanceMethod<&Listener::Fileno>("fileno"),
+          InstanceMethod<&Listener::Bind>("bind"),
+          InstanceMethod<&Listener::Listen>("listen"),
+          InstanceMethod<&Listener::SetSockOpt>("setSockOpt"),
+          InstanceMethod<&Listener::GetSockOpt>("getSockOpt"),
+          InstanceMethod<&Listener::GetSockName>("getSockName"),
+          InstanceMethod<&Listener::Configure>("configure"),
+          InstanceMethod<&Listener::ReadyNow>("readyNow"),
+          InstanceMethod<&Listener::Take>("take"),
+          InstanceMethod<&Listener::Arm>("arm"),
+          InstanceMethod<&Listener::Wake>("wake"),
+          InstanceMethod<&Listener::SendTo>("sendTo"),
+          InstanceMethod<&Listener::Poll>("poll"),
+          InstanceMethod<&Listener::CancelPoll>("cancelPoll"),
+          InstanceMethod<&Listener::Close>("close"),
+      });
+}
+
+// new Listener(family, type)
+Listener::Listener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Listener>(info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsNumber())
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "Listener(family: number, type: number)");
+  family_ = info[0].As<Napi::Number>().Int32Value();
+  type_ = info[1].As<Napi::Number>().Int32Value();
+  if (family_ != AF_INET && family_ != AF_INET6 && family_ != AF_UNIX)
+    ThrowRangeError(env, "ERR_SOCKETSERVER_UNSUPPORTED",
+                    "unsupported address family " + std::to_string(family_));
+  if (type_ != SOCK_STREAM && type_ != SOCK_DGRAM)
+    ThrowRangeError(env, "ERR_SOCKETSERVER_UNSUPPORTED",
+                    "unsupported socket type " + std::to_string(type_));
+  fd_ = CreateSocket(env, family_, type_);
+}
+
+Listener::~Listener() { CloseNow(); }
+
+Napi::Value Listener::Fileno(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), fd_.Get());
+}
+
+Napi::Value Listener::Bind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, fd_.Get());
+  SockAddr addr = ParseAddress(env, info[0], family_);
+  if (::bind(fd_.Get(), addr.Ptr(), addr.len) != 0)
+    ThrowSystemError(env, errno, "bind", &addr);
+  return env.Undefined();
+}
+
+Napi::Value Listener::Listen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, fd_.Get());
+  int backlog = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 5;
+  if (::listen(fd_.Get(), std::max(backlog, 0)) != 0) ThrowSystemError(env, errno, "listen");
+  return env.Undefined();
+}
+
+Napi::Value Listener::SetSockOpt(const Napi::CallbackInfo& info) {
+  socketserver::SetSockOpt(info.Env(), fd_.Get(), info[0], info[1], info[2]);
+  return info.Env().Undefined();
+}
+
+Napi::Value Listener::GetSockOpt(const Napi::CallbackInfo& info) {
+  return socketserver::GetSockOpt(info.Env(), fd_.Get(), info[0], info[1]);
+}
+
+Napi::Value Listener::GetSockName(const Napi::CallbackInfo& info) {
+  return AddressToJs(info.Env(), socketserver::GetSockName(info.Env(), fd_.Get()));
+}
+
+// configure(batchLimit, packetSize): how many requests one Fill() may take
+// (1 for a synchronous stream server: the kernel's backlog is the queue),
+// and the largest datagram kept (larger ones are truncated, as Python's
+// recvfrom(max_packet_size) does).
+Napi::Value Listener::Configure(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::lock_guard<std::mutex> fill(fill_mu_);
+  double batch = info[0].As<Napi::Number>().DoubleValue();
+  double packet = info[1].As<Napi::Number>().DoubleValue();
+  if (!(batch >= 1 && batch <= 1024))
+    ThrowRangeError(env, "ERR_OUT_OF_RANGE", "batch limit must be 1-1024");
+  if (!(packet >= 0 && packet <= 64 * 1024 * 1024))
+    ThrowRangeError(env, "ERR_OUT_OF_RANGE", "maxPacketSize must be 0-67108864");
+  batch_limit_ = static_cast<size_t>(batch);
+  packet_size_ = static_cast<size_t>(packet);
+  return env.Undefined();
+}
+
+size_t Listener::Fill(size_t limit) {
+  std::lock_guard<std::mutex> fill(fill_mu_);
+  int fd = fd_.Get();
+  if (fd < 0) return 0;
+  std::deque<Pending> got;
+  if (type_ == SOCK_STREAM) {
+    while (got.size() < limit) {
+      Pending p;
+      p.addr.len = sizeof p.addr.storage;
+      int c = ::accept4(fd, p.addr.Ptr(), &p.addr.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (c >= 0) {
+        p.fd.Reset(c);
+        got.push_back(std::move(p));
+        continue;
+      }
+      if (errno == EINTR || errno == ECONNABORTED) continue;  // peer gone: next
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      p.err = errno;
+      got.push_back(std::move(p));
+      break;
+    }
+  } else {
+    // recvmmsg into one pool of `limit` slots of (packet size + 1) bytes:
+    // the extra byte tells a datagram that fits from one that does not even
+    // when the kernel's MSG_TRUNC is not reported.
+    const size_t slot = packet_size_ + 1;
+    if (pool_.size() < slot * limit) pool_.resize(slot * limit);
+    std::vector<mmsghdr> msgs(limit);
+    std::vector<iovec> iov(limit);
+    std::vector<SockAddr> addrs(limit);
+    for (size_t i = 0; i < limit; i++) {
+      iov[i] = {pool_.data() + i * slot, slot};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = addrs[i].Ptr();
+      msgs[i].msg_hdr.msg_namelen = sizeof addrs[i].storage;
+    }
+    int n;
+    do {
+      n = ::recvmmsg(fd, msgs.data(), static_cast<unsigned>(limit), MSG_DONTWAIT, nullptr);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        Pending p;
+        p.err = errno;
+        got.push_back(std::move(p));
+      }
+    } else {
+      for (int i = 0; i < n; i++) {
+        Pending p;
+        size_t len = msgs[i].msg_len;
+        p.truncated = len > packet_size_ || (msgs[i].msg_hdr.msg_flags & MSG_TRUNC);
+        len = std::min(len, packet_size_);
+        const uint8_t* src = pool_.data() + i * slot;
+        p.data.assign(src, src + len);
+        p.addr = addrs[i];
+        p.addr.len = msgs[i].msg_hdr.msg_namelen;
+        got.push_back(std::move(p));
+      }
+    }
+  }
+  size_t count = got.size();
+  if (count > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& p : got) queue_.push_back(std::move(p));
+  }
+  return count;
+}
+
+// readyNow() -> true when a request is queued, taking one from the kernel
+// without blocking if the queue was empty.
+Napi::Value Listener::ReadyNow(const Napi::CallbackInfo& info) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!queue_.empty()) return Napi::Boolean::New(info.Env(), true);
+  }
+  return Napi::Boolean::New(info.Env(), Fill(batch_limit_) > 0);
+}
+
+// take() -> [Connection, address] (stream) | [Buffer, address, truncated]
+// (datagram); throws the system error the kernel gave, or EAGAIN when there
+// is nothing to take.
+Napi::Value Listener::Take(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, fd_.Get());
+  Pending p;
+  bool have = false;
+  for (int attempt = 0; attempt < 2 && !have; attempt++) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!queue_.empty()) {
+        p = std::move(queue_.front());
+        queue_.pop_front();
+        have = true;
+      }
+    }
+    if (!have && attempt == 0) Fill(1);
+  }
+  const char* syscall = type_ == SOCK_STREAM ? "accept" : "recvfrom";
+  if (!have) ThrowSystemError(env, EAGAIN, syscall);
+  if (p.err != 0) ThrowSystemError(env, p.err, syscall);
+  Napi::Array result = Napi::Array::New(env, type_ == SOCK_STREAM ? 2 : 3);
+  if (type_ == SOCK_STREAM) {
+    result.Set(0u, Connection::Wrap(env, std::move(p.fd)));
+  } else {
+    result.Set(0u, Napi::Buffer<uint8_t>::Copy(env, p.data.data(), p.data.size()));
+    result.Set(2u, Napi::Boolean::New(env, p.truncated));
+  }
+  result.Set(1u, AddressToJs(env, p.addr));
+  return result;
+}
+
+void Listener::StartThread(Napi::Env env) {
+  if (thread_.joinable()) return;
+  int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (efd < 0) ThrowSystemError(env, errno, "eventfd");
+  wake_fd_.Reset(efd);
+
+  auto* ctx = new TsfnContext;
+  napi_value name = Napi::String::New(env, "socketserver.serve");
+  napi_status st = napi_create_threadsafe_function(
+      env, nullptr, nullptr, name, 0, 1, ctx, FinalizeTsfn, ctx, CallJs, &tsfn_);
+  if (st != napi_ok) {
+    delete ctx;
+    wake_fd_.Reset();
+    throw Napi::Error::New(env, "could not create the serve thread's ThreadSafeFunction");
+  }
+  ctx->tsfn = tsfn_;
+  ctx_ = ctx;
+  napi_unref_threadsafe_function(env, tsfn_);
+  env_ = env;
+  try {
+    thread_ = std::thread(&Listener::ThreadMain, this);
+  } catch (...) {
+    napi_release_threadsafe_function(tsfn_, napi_tsfn_abort);
+    tsfn_ = nullptr;
+    ctx_ = nullptr;
+    wake_fd_.Reset();
+    throw;
+  }
+  napi_add_env_cleanup_hook(env, CleanupHook, this);
+  hook_registered_ = true;
+}
+
+void Listener::CleanupHook(void* arg) {
+  auto* self = static_cast<Listener*>(arg);
+  self->hook_registered_ = false;  // running now; nothing to remove
+  self->CloseNow();
+}
+
+// arm(timeoutSeconds | null, callback): the serve thread waits for a request
+// and reports one event: callback(kind, errno).
+Napi::Value Listener::Arm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, fd_.Get());
+  if (!info[1].IsFunction())
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "arm(timeout, callback)");
+  int64_t timeout_ms = -1;
+  if (info[0].IsNumber()) {
+    double s = info[0].As<Napi::Number>().DoubleValue();
+    timeout_ms = s <= 0 ? 0 : static_cast<int64_t>(std::ceil(s * 1000.0));
+  }
+  StartThread(env);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (armed_) {
+      Napi::Error e = Napi::Error::New(env, "the serve thread is already waiting");
+      e.Value().Set("code", "ERR_SOCKETSERVER_BUSY");
+      throw e;
+    }
+    armed_ = true;
+    arm_timeout_ms_ = timeout_ms;
+  }
+  // No event is in flight while disarmed, so the thread never reads this.
+  if (ctx_->callback != nullptr) napi_delete_reference(env, ctx_->callback);
+  napi_create_reference(env, info[1], 1, &ctx_->callback);
+  napi_ref_threadsafe_function(env, tsfn_);
+  cv_.notify_one();
+  return env.Undefined();
+}
+
+Napi::Value Listener::Wake(const Napi::CallbackInfo& info) {
+  if (wake_fd_.Valid()) {
+    uint64_t one = 1;
+    ssize_t n;
+    do {
+      n = ::write(wake_fd_.Get(), &one, sizeof one);
+    } while (n < 0 && errno == EINTR);
+    // EAGAIN means the counter is already non-zero: the wake is pending.
+  }
+  return info.Env().Undefined();
+}
+
+void Listener::ThreadMain() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return armed_ || closing_; });
+    if (closing_) break;
+    int64_t timeout_ms = arm_timeout_ms_;
+    lock.unlock();
+    int err = 0;
+    int kind = WaitAndFill(timeout_ms, &err);
+    lock.lock();
+    armed_ = false;
+    lock.unlock();
+    napi_status st = napi_call_threadsafe_function(tsfn_, new Event{kind, err}, napi_tsfn_blocking);
+    lock.lock();
+    if (st != napi_ok) break;  // napi_closing: the environment is going away
+  }
+}
+
+int Listener::WaitAndFill(int64_t timeout_ms, int* err) {
+  const int64_t deadline = timeout_ms >= 0 ? NowMs() + timeout_ms : -1;
+  for (;;) {
+    int64_t remaining = -1;
+    if (deadline >= 0) remaining = std::max<int64_t>(0, deadline - NowMs());
+    pollfd fds[2] = {{fd_.Get(), POLLIN, 0}, {wake_fd_.Get(), POLLIN, 0}};
+    int n = ::poll(fds, 2, remaining > INT32_MAX ? INT32_MAX : static_cast<int>(remaining));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *err = errno;
+      return kError;
+    }
+    if (fds[1].revents != 0) {
+      uint64_t count;
+      ssize_t r;
+      do {
+        r = ::read(wake_fd_.Get(), &count, sizeof count);
+      } while (r < 0 && errno == EINTR);
+      return kWoken;
+    }
+    if (n == 0) {
+      if (deadline >= 0 && NowMs() >= deadline) return kTimeout;
+      continue;
+    }
+    if (Fill(batch_limit_) > 0) return kReady;
+    // Readiness without a request (another process took it): wait on.
+  }
+}
+
+void Listener::StopThread() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+  }
+  cv_.notify_one();
+  uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = ::write(wake_fd_.Get(), &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+  thread_.join();
+}
+
+void Listener::CloseNow() {
+  StopThread();
+  if (tsfn_ != nullptr) {
+    napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
+    tsfn_ = nullptr;
+    ctx_ = nullptr;  // the TSFN's finaliser owns it now
+  }
+  if (hook_registered_) {
+    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+    hook_registered_ = false;
+  }
+  watch_.Close();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.clear();  // closes accepted descriptors nobody took
+  }
+  fd_.Reset();
+  wake_fd_.Reset();
+}
+
+// sendTo(buffer, address) -> bytes sent | null when the kernel would block.
+Napi::Value Listener::SendTo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray())
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "data must be a Buffer");
+  auto buf = info[0].As<Napi::Uint8Array>();
+  SockAddr to = ParseAddress(env, info[1], family_);
+  ssize_t n = SendNonBlocking(env, fd_.Get(), buf.Data(), buf.ByteLength(), &to);
+  return n < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(n));
+}
+
+Napi::Value Listener::Poll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, fd_.Get());
+  watch_.Start(env, fd_.Get(), info[0].As<Napi::Number>().Int32Value(), Value(),
+               info[1].As<Napi::Function>());
+  return env.Undefined();
+}
+
+Napi::Value Listener::CancelPoll(const Napi::CallbackInfo& info) {
+  watch_.Cancel(info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value()
+                                   : UV_READABLE | UV_WRITABLE);
+  return info.Env().Undefined();
+}
+
+Napi::Value Listener::Close(const Napi::CallbackInfo& info) {
+  CloseNow();
+  return info.Env().Undefined();
+}
+
+}  // namespace socketserver

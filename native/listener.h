@@ -1,0 +1,100 @@
+// The server's own socket (listening stream, or bound datagram socket) and
+// its serve thread.
+//
+// The serve thread exists only once the server serves. JS arms it with a
+// timeout; it waits with poll() on [socket, wake eventfd], takes from the
+// kernel what is ready (accept4 / recvmmsg, up to the batch limit) into a
+// queue, and reports one event through one ThreadSafeFunction: READY,
+// TIMEOUT, WOKEN (wake() or close), or ERROR. When the server is busy, JS
+// takes the next request itself with readyNow(), a non-blocking call on the
+// main thread, so the thread hop is only paid when the server was idle.
+#pragma once
+
+#include <napi.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "address.h"
+#include "fd.h"
+#include "socket.h"
+
+namespace socketserver {
+
+struct Pending {
+  UniqueFd fd;                // stream: the accepted connection
+  std::vector<uint8_t> data;  // datagram: the payload (at most the packet size)
+  bool truncated = false;     // datagram: the kernel had more (MSG_TRUNC)
+  SockAddr addr;
+  int err = 0;                // an accept/recv error, reported to take()
+};
+
+enum EventKind { kReady = 1, kTimeout = 2, kWoken = 3, kError = 4 };
+
+struct TsfnContext;
+
+class Listener : public Napi::ObjectWrap<Listener> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit Listener(const Napi::CallbackInfo& info);
+  ~Listener() override;
+
+ private:
+  Napi::Value Fileno(const Napi::CallbackInfo& info);
+  Napi::Value Bind(const Napi::CallbackInfo& info);
+  Napi::Value Listen(const Napi::CallbackInfo& info);
+  Napi::Value SetSockOpt(const Napi::CallbackInfo& info);
+  Napi::Value GetSockOpt(const Napi::CallbackInfo& info);
+  Napi::Value GetSockName(const Napi::CallbackInfo& info);
+  Napi::Value Configure(const Napi::CallbackInfo& info);
+  Napi::Value ReadyNow(const Napi::CallbackInfo& info);
+  Napi::Value Take(const Napi::CallbackInfo& info);
+  Napi::Value Arm(const Napi::CallbackInfo& info);
+  Napi::Value Wake(const Napi::CallbackInfo& info);
+  Napi::Value SendTo(const Napi::CallbackInfo& info);
+  Napi::Value Poll(const Napi::CallbackInfo& info);
+  Napi::Value CancelPoll(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  void StartThread(Napi::Env env);
+  void StopThread();
+  void CloseNow();
+  static void CleanupHook(void* arg);
+
+  // Serve thread.
+  void ThreadMain();
+  int WaitAndFill(int64_t timeout_ms, int* err);
+  // Takes up to `limit` requests from the kernel into the queue, without
+  // blocking. Returns how many were queued (an error counts as one).
+  size_t Fill(size_t limit);
+
+  int family_;
+  int type_;
+  UniqueFd fd_;
+  UniqueFd wake_fd_;
+  PollWatch watch_;  // writability, for sendTo() on EAGAIN
+
+  size_t batch_limit_ = 1;
+  size_t packet_size_ = 8192;
+
+  std::mutex fill_mu_;                // one Fill() at a time
+  std::vector<uint8_t> pool_;         // recvmmsg buffers, under fill_mu_
+
+  std::mutex mu_;                     // guards the fields below
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool armed_ = false;
+  bool closing_ = false;
+  int64_t arm_timeout_ms_ = -1;
+
+  std::thread thread_;
+  napi_threadsafe_function tsfn_ = nullptr;
+  TsfnContext* ctx_ = nullptr;
+  napi_env env_ = nullptr;
+  bool hook_registered_ = false;
+};
+
+}  // namespace socketserver

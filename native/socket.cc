@@ -1,0 +1,192 @@
+#include "socket.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "errors.h"
+
+namespace socketserver {
+
+UniqueFd CreateSocket(Napi::Env env, int family, int type) {
+  int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) ThrowSystemError(env, errno, "socket");
+  return UniqueFd(fd);
+}
+
+void RequireOpen(Napi::Env env, int fd) {
+  if (fd < 0) {
+    Napi::Error e = Napi::Error::New(env, "the socket is closed");
+    e.Value().Set("code", "EBADF");
+    e.Value().Set("errno", -EBADF);
+    throw e;
+  }
+}
+
+namespace {
+int IntArg(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsNumber())
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", std::string(what) + " must be a number");
+  return v.As<Napi::Number>().Int32Value();
+}
+}  // namespace
+
+void SetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value name,
+                Napi::Value value) {
+  RequireOpen(env, fd);
+  int lvl = IntArg(env, level, "level");
+  int opt = IntArg(env, name, "option name");
+  int rc;
+  if (value.IsBuffer()) {
+    auto b = value.As<Napi::Buffer<uint8_t>>();
+    rc = ::setsockopt(fd, lvl, opt, b.Data(), b.Length());
+  } else if (value.IsBoolean() || value.IsNumber()) {
+    int v = value.IsBoolean() ? value.As<Napi::Boolean>().Value()
+                              : value.As<Napi::Number>().Int32Value();
+    rc = ::setsockopt(fd, lvl, opt, &v, sizeof v);
+  } else {
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE",
+                   "option value must be a number, boolean or Buffer");
+  }
+  if (rc != 0) ThrowSystemError(env, errno, "setsockopt");
+}
+
+Napi::Value GetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value name) {
+  RequireOpen(env, fd);
+  int v = 0;
+  socklen_t len = sizeof v;
+  if (::getsockopt(fd, IntArg(env, level, "level"), IntArg(env, name, "option name"),
+                   &v, &len) != 0)
+    ThrowSystemError(env, errno, "getsockopt");
+  return Napi::Number::New(env, v);
+}
+
+SockAddr GetSockName(Napi::Env env, int fd) {
+  RequireOpen(env, fd);
+  SockAddr a;
+  a.len = sizeof a.storage;
+  if (::getsockname(fd, a.Ptr(), &a.len) != 0) ThrowSystemError(env, errno, "getsockname");
+  return a;
+}
+
+SockAddr GetPeerName(Napi::Env env, int fd) {
+  RequireOpen(env, fd);
+  SockAddr a;
+  a.len = sizeof a.storage;
+  if (::getpeername(fd, a.Ptr(), &a.len) != 0) ThrowSystemError(env, errno, "getpeername");
+  return a;
+}
+
+ssize_t SendNonBlocking(Napi::Env env, int fd, const uint8_t* data, size_t len,
+                        const SockAddr* to) {
+  RequireOpen(env, fd);
+  for (;;) {
+    ssize_t n = to ? ::sendto(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, to->Ptr(), to->len)
+                   : ::send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return -1;
+    ThrowSystemError(env, errno, to ? "sendto" : "send", to);
+  }
+}
+
+int PollWatch::Active() const {
+  return (on_read_.IsEmpty() ? 0 : UV_READABLE) | (on_write_.IsEmpty() ? 0 : UV_WRITABLE);
+}
+
+// Re-arms libuv for the directions still waited on, or stops it.
+void PollWatch::Update() {
+  int active = Active();
+  if (handle_ == nullptr) return;
+  if (active == 0) {
+    uv_poll_stop(handle_);
+    owner_.Reset();
+  } else {
+    uv_poll_start(handle_, active, OnPoll);
+  }
+}
+
+void PollWatch::Start(Napi::Env env, int fd, int events, Napi::Object owner,
+                      Napi::Function callback) {
+  if (events != UV_READABLE && events != UV_WRITABLE)
+    ThrowRangeError(env, "ERR_OUT_OF_RANGE", "poll events must be POLLIN or POLLOUT");
+  Napi::FunctionReference& slot = events == UV_READABLE ? on_read_ : on_write_;
+  if (!slot.IsEmpty()) {
+    Napi::Error e = Napi::Error::New(env, "a wait in that direction is already pending on this socket");
+    e.Value().Set("code", "ERR_SOCKETSERVER_BUSY");
+    throw e;
+  }
+  if (handle_ == nullptr) {
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
+      throw Napi::Error::New(env, "no event loop");
+    auto* h = new uv_poll_t;
+    int rc = uv_poll_init_socket(loop, h, fd);
+    if (rc != 0) {
+      delete h;
+      ThrowSystemError(env, -rc, "uv_poll_init");
+    }
+    h->data = this;
+    handle_ = h;
+    env_ = env;
+  }
+  int rc = uv_poll_start(handle_, Active() | events, OnPoll);
+  if (rc != 0) ThrowSystemError(env, -rc, "uv_poll_start");
+  if (owner_.IsEmpty()) owner_ = Napi::Persistent(owner);
+  slot = Napi::Persistent(callback);
+}
+
+void PollWatch::Cancel(int events) {
+  if (events & UV_READABLE) on_read_.Reset();
+  if (events & UV_WRITABLE) on_write_.Reset();
+  Update();
+}
+
+void PollWatch::Close() {
+  on_read_.Reset();
+  on_write_.Reset();
+  owner_.Reset();
+  if (handle_ != nullptr) {
+    handle_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(handle_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    handle_ = nullptr;
+  }
+}
+
+void PollWatch::OnPoll(uv_poll_t* handle, int status, int events) {
+  auto* self = static_cast<PollWatch*>(handle->data);
+  if (self == nullptr) return;
+  Napi::Env env(self->env_);
+  Napi::HandleScope scope(env);
+  // Take the callbacks that fire before calling any of them: a callback may
+  // start a new wait or close the socket (and so free `self`).
+  int fired = status < 0 ? self->Active() : (events & self->Active());
+  // Errors and hang-ups wake every waiter: the next recv()/send() reports them.
+  if (events & UV_DISCONNECT) fired = self->Active();
+  Napi::Function read_cb, write_cb;
+  if (fired & UV_READABLE) {
+    read_cb = self->on_read_.Value();
+    self->on_read_.Reset();
+  }
+  if (fired & UV_WRITABLE) {
+    write_cb = self->on_write_.Value();
+    self->on_write_.Reset();
+  }
+  // Keep the owner alive for the duration of the calls: dropping our
+  // reference may make it collectable, and `self` lives inside it.
+  Napi::Object owner = self->owner_.IsEmpty() ? Napi::Object() : self->owner_.Value();
+  self->Update();
+  napi_value recv = owner.IsEmpty() ? env.Undefined() : static_cast<napi_value>(owner);
+  std::initializer_list<napi_value> args = {Napi::Number::New(env, status),
+                                           Napi::Number::New(env, events)};
+  try {
+    if (!read_cb.IsEmpty()) read_cb.MakeCallback(recv, args);
+    if (!write_cb.IsEmpty()) write_cb.MakeCallback(recv, args);
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env, e.Value());
+  }
+}
+
+}  // namespace socketserver
