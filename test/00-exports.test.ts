@@ -1,0 +1,86 @@
+/** The module's exports (API.md "Module exports"). */
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { MIXIN_NAMES, nativeAddon, ROOT, SYNC_NAMES, transports } from './helpers';
+
+
+const LINUX_CONSTANTS: Record<string, number> = {
+  AF_UNIX: 1,
+  AF_INET: 2,
+  AF_INET6: 10,
+  SOCK_STREAM: 1,
+  SOCK_DGRAM: 2,
+  SOL_SOCKET: 1,
+  SO_REUSEADDR: 2,
+  SO_REUSEPORT: 15,
+  IPPROTO_TCP: 6,
+  TCP_NODELAY: 1,
+  SHUT_RD: 0,
+  SHUT_WR: 1,
+  SHUT_RDWR: 2,
+};
+
+// Compiled by tsc to require(); this keeps a real ESM import().
+// eslint-disable-next-line @typescript-eslint/no-implied-eval
+const esmImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<Record<string, unknown>>;
+
+for (const { name, ss } of transports) {
+  describe(`exports (${name})`, () => {
+    const mod = ss as unknown as Record<string, unknown>;
+
+    it('exports the servers, handlers and constants of API.md', () => {
+      for (const n of SYNC_NAMES) expect(mod, n).to.have.property(n);
+      for (const n of SYNC_NAMES) {
+        if (n !== 'constants') expect(typeof mod[n], n).to.equal('function');
+      }
+    });
+
+    it('exports the mix-in names of API.md', function () {
+      if (!('ThreadingMixIn' in mod)) this.skip(); // the mix-ins come in a later issue
+      for (const n of MIXIN_NAMES) expect(typeof mod[n], n).to.equal('function');
+    });
+
+    it('constants carry the Linux values', () => {
+      for (const [k, v] of Object.entries(LINUX_CONSTANTS)) {
+        expect((ss.constants as unknown as Record<string, number>)[k], k).to.equal(v);
+      }
+    });
+
+    it("constants agree with the addon's compiled-in values", () => {
+      const native = nativeAddon().constants as Record<string, number>;
+      for (const k of Object.keys(LINUX_CONSTANTS)) expect(native[k], k).to.equal(LINUX_CONSTANTS[k]);
+    });
+
+    it('class hierarchy is Python\'s', () => {
+      expect(ss.TCPServer.prototype).to.be.instanceOf(ss.BaseServer);
+      expect(ss.UDPServer.prototype).to.be.instanceOf(ss.TCPServer);
+      expect(ss.UnixStreamServer.prototype).to.be.instanceOf(ss.TCPServer);
+      expect(ss.UnixDatagramServer.prototype).to.be.instanceOf(ss.UDPServer);
+      expect(ss.StreamRequestHandler.prototype).to.be.instanceOf(ss.BaseRequestHandler);
+      expect(ss.DatagramRequestHandler.prototype).to.be.instanceOf(ss.BaseRequestHandler);
+    });
+
+    it('the mix-ins are functions of a base class', function () {
+      if (!('ThreadingMixIn' in mod)) this.skip(); // the mix-ins come in a later issue
+      expect(mod.ThreadingMixIn).to.be.a('function');
+      expect(mod.ForkingMixIn).to.be.a('function');
+      expect((mod.ThreadingTCPServer as typeof ss.TCPServer).prototype).to.be.instanceOf(ss.TCPServer);
+      expect((mod.ForkingUDPServer as typeof ss.UDPServer).prototype).to.be.instanceOf(ss.UDPServer);
+    });
+
+    it('CommonJS require works from the package root', () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const cjs = require(ROOT) as Record<string, unknown>;
+      for (const n of SYNC_NAMES) expect(cjs, n).to.have.property(n);
+    });
+
+    it('ESM import works', async function () {
+      const mjs = path.join(ROOT, 'dist', 'index.mjs');
+      if (!fs.existsSync(mjs)) this.skip(); // built by `npm run build:ts`
+      const m = await esmImport(mjs);
+      for (const n of SYNC_NAMES) expect(m, n).to.have.property(n);
+    });
+  });
+}
