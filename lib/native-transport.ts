@@ -6,7 +6,7 @@
  * Connection I/O is tried directly and waits on libuv's loop only on EAGAIN.
  */
 import { loadAddon, type NativeAddon, type NativeConnection, type NativeListener } from './native.js';
-import type { Address, ListenerHandle, SockOptValue, StreamHandle, Transport } from './transport.js';
+import type { Address, ListenerHandle, ProcessControl, SockOptValue, StreamHandle, Transport } from './transport.js';
 
 // The libuv poll events and serve-thread event kinds the addon reports.
 const UV_READABLE = 1;
@@ -14,30 +14,25 @@ const UV_WRITABLE = 2;
 const EV_READY = 1;
 const EV_ERROR = 4;
 
-function waitOn(
-  addon: NativeAddon,
-  target: NativeConnection | NativeListener,
-  events: number,
-): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    target.poll(events, (status) => {
-      if (status < 0) reject(addon.makeSystemError(status, 'poll'));
-      else resolve();
-    });
+/**
+ * Resolves once the socket is ready, or in error: libuv reports a socket
+ * error on a poll handle only as a status, so the caller's next recv() or
+ * send() is what reports the real error (ECONNRESET, EPIPE, ...).
+ */
+function waitOn(target: NativeConnection | NativeListener, events: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    target.poll(events, () => resolve());
   });
 }
 
 class NativeStream implements StreamHandle {
-  constructor(
-    private readonly addon: NativeAddon,
-    private readonly conn: NativeConnection,
-  ) {}
+  constructor(private readonly conn: NativeConnection) {}
 
   fileno(): number { return this.conn.fileno(); }
   recv(n: number): Buffer | null { return this.conn.recv(n); }
   send(data: Uint8Array, offset: number): number | null { return this.conn.send(data, offset); }
-  waitReadable(): Promise<void> { return waitOn(this.addon, this.conn, UV_READABLE); }
-  waitWritable(): Promise<void> { return waitOn(this.addon, this.conn, UV_WRITABLE); }
+  waitReadable(): Promise<void> { return waitOn(this.conn, UV_READABLE); }
+  waitWritable(): Promise<void> { return waitOn(this.conn, UV_WRITABLE); }
   cancelWait(direction: 'read' | 'write'): void {
     this.conn.cancelPoll(direction === 'read' ? UV_READABLE : UV_WRITABLE);
   }
@@ -78,7 +73,7 @@ class NativeListenerHandle implements ListenerHandle {
 
   takeStream(): [StreamHandle, Address] {
     const [conn, address] = this.sock.take() as [NativeConnection, Address];
-    return [new NativeStream(this.addon, conn), address];
+    return [new NativeStream(conn), address];
   }
 
   takeDatagram(): [Buffer, Address, boolean] {
@@ -86,12 +81,30 @@ class NativeListenerHandle implements ListenerHandle {
   }
 
   sendTo(data: Uint8Array, address: Address): number | null { return this.sock.sendTo(data, address); }
-  waitWritable(): Promise<void> { return waitOn(this.addon, this.sock, UV_WRITABLE); }
+  waitWritable(): Promise<void> { return waitOn(this.sock, UV_WRITABLE); }
   close(): void { this.sock.close(); }
 }
 
+const nativeProcesses: ProcessControl = {
+  fork: (keepFds, watchdogSeconds) => loadAddon().forkRequest(keepFds, watchdogSeconds),
+  exitChild: (status) => loadAddon().exitChild(status),
+  reap: (pid, blocking) => loadAddon().reapChild(pid, blocking),
+  watchExit(pid, onExit) {
+    try {
+      return new (loadAddon().ChildWatch)(pid, onExit);
+    } catch (error) {
+      // No pidfd (Linux < 5.3): the caller polls with reap() instead.
+      if ((error as { code?: string }).code === 'ENOSYS') return null;
+      throw error;
+    }
+  },
+  getpid: () => loadAddon().getpid(),
+  stats: () => loadAddon().forkStats(),
+};
+
 export const nativeTransport: Transport = {
   name: 'native',
+  processes: nativeProcesses,
   createListener(family: number, type: number): ListenerHandle {
     return new NativeListenerHandle(loadAddon(), family, type);
   },
