@@ -17,3 +17,12 @@ export { SocketReader, SocketWriter, BufferedSocketWriter, BytesReader, BytesWri
 export type { Writer } from './streams.js';
 export type { Address, SockOptValue, Transport } from './transport.js';
 export type { CodedError } from './errors.js';
+export { ThreadingMixIn, ForkingMixIn } from './mixins.js';
+export type {
+  ThreadingOptions, ThreadingServer, ThreadingServerClass,
+  ForkingOptions, ForkingServer, ForkingServerClass, ServerClass,
+} from './mixins.js';
+export {
+  ThreadingTCPServer, ThreadingUDPServer, ThreadingUnixStreamServer, ThreadingUnixDatagramServer,
+  ForkingTCPServer, ForkingUDPServer, ForkingUnixStreamServer, ForkingUnixDatagramServer,
+} from './composed.js';

@@ -39,10 +39,23 @@ export interface NativeListener {
   close(): void;
 }
 
+export interface NativeChildWatch {
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
 export interface NativeAddon {
   Listener: new (family: number, type: number) => NativeListener;
+  ChildWatch: new (pid: number, onExit: () => void) => NativeChildWatch;
   constants: Record<string, number>;
   makeSystemError(errno: number, syscall: string): Error;
+  forkRequest(keepFds: number[], watchdogSeconds: number | null): number;
+  exitChild(status: number): never;
+  reapChild(pid: number, blocking: boolean): [code: number | null, signal: number | null] | null;
+  forkStats(): { parkUs: number; sweepUs: number; forkUs: number; parkAttempts: number };
+  isForkedChild(): boolean;
+  getpid(): number;
 }
 
 let addon: NativeAddon | undefined;

@@ -58,8 +58,29 @@ export interface StreamHandle {
   getSockOpt(level: number, name: number): number;
 }
 
+/** A child's end: its exit code, or the signal that ended it. */
+export type ChildStatus = [code: number | null, signal: number | null];
+
+/** Process control for ForkingMixIn; only transports that can fork have it. */
+export interface ProcessControl {
+  /** fork(): the child's pid in the parent, 0 in the child. Sockets but `keepFds` are neutralised in the child. */
+  fork(keepFds: number[], watchdogSeconds: number | null): number;
+  /** Ends a forked child at once with `status`. */
+  exitChild(status: number): never;
+  /** Reaps one child of ours: its status, or null while it runs. Never waits for other pids. */
+  reap(pid: number, blocking: boolean): ChildStatus | null;
+  /** Calls `onExit` once the child can be reaped; null where the platform cannot watch a pid. */
+  watchExit(pid: number, onExit: () => void): { close(): void; ref(): void; unref(): void } | null;
+  /** The real pid of this process (process.pid is cached). */
+  getpid(): number;
+  /** Where the last fork's time went, in microseconds. */
+  stats(): { parkUs: number; sweepUs: number; forkUs: number; parkAttempts: number };
+}
+
 export interface Transport {
   readonly name: string;
+  /** Present where the transport can fork (the native one, on the main thread). */
+  readonly processes?: ProcessControl;
   /** Creates an unbound socket. Throws ERR_SOCKETSERVER_UNSUPPORTED for what it cannot do. */
   createListener(family: number, type: number): ListenerHandle;
 }

@@ -8,6 +8,7 @@
 
 #include "connection.h"
 #include "errors.h"
+#include "fork.h"
 #include "listener.h"
 
 namespace socketserver {
@@ -43,6 +44,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   c("EV_WOKEN", kWoken);
   c("EV_ERROR", kError);
 
+  InitFork(env, exports);
   DefineAddon(exports, {
       InstanceMethod<&Addon::MakeSystemError>("makeSystemError", napi_enumerable),
       InstanceValue("Listener", listener, napi_enumerable),

@@ -13,6 +13,7 @@
 #include "addon.h"
 #include "connection.h"
 #include "errors.h"
+#include "fork.h"
 
 namespace socketserver {
 
@@ -28,6 +29,7 @@ struct TsfnContext {
 struct Event {
   int kind;
   int err;
+  pid_t pid;  // the process that queued it: a forked child drops the parent's
 };
 
 namespace {
@@ -35,6 +37,7 @@ namespace {
 void CallJs(napi_env env, napi_value, void* context, void* data) {
   std::unique_ptr<Event> ev(static_cast<Event*>(data));
   if (env == nullptr) return;  // environment tearing down
+  if (ev->pid != getpid()) return;  // queued before a fork(), in the parent
   auto* ctx = static_cast<TsfnContext*>(context);
   // The loop is kept alive only while the serve thread is armed.
   napi_unref_threadsafe_function(env, ctx->tsfn);
@@ -352,6 +355,8 @@ Napi::Value Listener::Wake(const Napi::CallbackInfo& info) {
 }
 
 void Listener::ThreadMain() {
+  const pid_t pid = getpid();
+  std::shared_lock<std::shared_mutex> quiet(ForkLock(), std::defer_lock);
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [this] { return armed_ || closing_; });
@@ -359,25 +364,32 @@ void Listener::ThreadMain() {
     int64_t timeout_ms = arm_timeout_ms_;
     lock.unlock();
     int err = 0;
-    int kind = WaitAndFill(timeout_ms, &err);
+    // Returns holding `quiet`: no fork() happens while this thread touches
+    // the queue or the ThreadSafeFunction's locks.
+    int kind = WaitAndFill(timeout_ms, &err, quiet);
     lock.lock();
     armed_ = false;
     lock.unlock();
-    napi_status st = napi_call_threadsafe_function(tsfn_, new Event{kind, err}, napi_tsfn_blocking);
+    napi_status st = napi_call_threadsafe_function(tsfn_, new Event{kind, err, pid}, napi_tsfn_blocking);
+    quiet.unlock();
     lock.lock();
     if (st != napi_ok) break;  // napi_closing: the environment is going away
   }
 }
 
-int Listener::WaitAndFill(int64_t timeout_ms, int* err) {
+int Listener::WaitAndFill(int64_t timeout_ms, int* err, std::shared_lock<std::shared_mutex>& quiet) {
   const int64_t deadline = timeout_ms >= 0 ? NowMs() + timeout_ms : -1;
   for (;;) {
     int64_t remaining = -1;
     if (deadline >= 0) remaining = std::max<int64_t>(0, deadline - NowMs());
     pollfd fds[2] = {{fd_.Get(), POLLIN, 0}, {wake_fd_.Get(), POLLIN, 0}};
     int n = ::poll(fds, 2, remaining > INT32_MAX ? INT32_MAX : static_cast<int>(remaining));
+    quiet.lock();
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        quiet.unlock();
+        continue;
+      }
       *err = errno;
       return kError;
     }
@@ -391,15 +403,22 @@ int Listener::WaitAndFill(int64_t timeout_ms, int* err) {
     }
     if (n == 0) {
       if (deadline >= 0 && NowMs() >= deadline) return kTimeout;
+      quiet.unlock();
       continue;
     }
     if (Fill(batch_limit_) > 0) return kReady;
     // Readiness without a request (another process took it): wait on.
+    quiet.unlock();
   }
 }
 
 void Listener::StopThread() {
   if (!thread_.joinable()) return;
+  if (InForkedChild()) {
+    // The thread was the parent's; it does not exist in this process.
+    thread_.detach();
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     closing_ = true;

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 #include <vector>
 
@@ -66,7 +67,7 @@ class Listener : public Napi::ObjectWrap<Listener> {
 
   // Serve thread.
   void ThreadMain();
-  int WaitAndFill(int64_t timeout_ms, int* err);
+  int WaitAndFill(int64_t timeout_ms, int* err, std::shared_lock<std::shared_mutex>& quiet);
   // Takes up to `limit` requests from the kernel into the queue, without
   // blocking. Returns how many were queued (an error counts as one).
   size_t Fill(size_t limit);

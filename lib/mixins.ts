@@ -1,0 +1,307 @@
+/**
+ * Mix-in classes: functions of a server class, composed as in Python
+ * (mix-in first): `class ThreadedTCPServer extends ThreadingMixIn(TCPServer) {}`.
+ *
+ * ThreadingMixIn — each request is processed as its own concurrent task:
+ * the serve loop takes the next request without waiting for the handler.
+ * JavaScript runs on one thread, so handlers overlap at their `await`s (I/O,
+ * timers), which is what a server waiting on clients needs.
+ *
+ * Settings (statics, overridable per instance):
+ * - daemonThreads (false): serverClose() does not wait for these requests.
+ * - blockOnClose (true): serverClose() waits for in-flight requests.
+ */
+import { isMainThread } from 'node:worker_threads';
+
+import { isSystemError, unsupported } from './errors.js';
+import type { BaseServer, RequestHandlerClass, ServerOptions } from './servers.js';
+import type { Address, ChildStatus, ProcessControl, Transport } from './transport.js';
+
+/** Options the Threading classes accept besides the server's own. */
+export interface ThreadingOptions extends ServerOptions {
+  daemonThreads?: boolean;
+  blockOnClose?: boolean;
+}
+
+/** What ThreadingMixIn adds to a server instance. */
+export interface ThreadingServer {
+  daemonThreads: boolean;
+  blockOnClose: boolean;
+  /** The in-flight requests serverClose() waits for (finished ones are not kept: CPython issue 37193). */
+  readonly _threads: ReadonlySet<Promise<void>>;
+  /** Runs one request: finishRequest(), handleError() on failure, then shutdownRequest(). */
+  processRequestThread(request: unknown, clientAddress: Address): Promise<void>;
+}
+
+/** A server class the mix-ins can extend. */
+export type ServerClass<S extends BaseServer<never> = BaseServer<never>> = (abstract new (
+  serverAddress: Address,
+  RequestHandlerClass: RequestHandlerClass,
+  options?: ServerOptions,
+) => S) & { settings: readonly string[] };
+
+/** The class ThreadingMixIn(Base) returns. */
+export type ThreadingServerClass<B extends ServerClass> = (new (
+  serverAddress: Address,
+  RequestHandlerClass: RequestHandlerClass,
+  options?: ThreadingOptions,
+) => InstanceType<B> & ThreadingServer) &
+  Omit<B, 'prototype'> & { daemonThreads: boolean; blockOnClose: boolean };
+
+// The mix-in pattern needs a constructor of `...args: any[]` inside; the
+// public types above describe the result exactly.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyServerCtor = new (...args: any[]) => BaseServer<unknown>;
+
+/** Reports an error that escaped a request task (as threading.excepthook does). */
+function reportTaskError(error: unknown): void {
+  const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+  process.stderr.write(`Exception in request task:\n${text}\n`);
+}
+
+export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerClass<B> {
+  const Server = Base as unknown as AnyServerCtor & { settings: readonly string[] };
+
+  class Threading extends Server implements ThreadingServer {
+    static daemonThreads = false;
+    static blockOnClose = true;
+    static override settings: readonly string[] = [...Server.settings, 'daemonThreads', 'blockOnClose'];
+
+    declare daemonThreads: boolean;
+    declare blockOnClose: boolean;
+    #threads = new Set<Promise<void>>();
+
+    get _threads(): ReadonlySet<Promise<void>> {
+      return this.#threads;
+    }
+
+    /** Takes many connections per wake-up: requests no longer wait for each other. */
+    protected _configure(): void {
+      this.socket.handle.configure(64, (this as { maxPacketSize?: number }).maxPacketSize ?? 8192);
+    }
+
+    async processRequestThread(request: unknown, clientAddress: Address): Promise<void> {
+      try {
+        await this.finishRequest(request as never, clientAddress);
+      } catch (error) {
+        await this.handleError(request as never, clientAddress, error);
+      } finally {
+        await this.shutdownRequest(request as never);
+      }
+    }
+
+    /** Starts the request's task and returns once it is dispatched. */
+    override processRequest(request: unknown, clientAddress: Address): Promise<void> {
+      const task = this.processRequestThread(request, clientAddress).catch(reportTaskError);
+      if (this.blockOnClose && !this.daemonThreads) {
+        this.#threads.add(task);
+        void task.finally(() => this.#threads.delete(task));
+      }
+      return Promise.resolve();
+    }
+
+    /** Closes the socket, then (blockOnClose) waits for in-flight non-daemon requests. */
+    override async serverClose(): Promise<void> {
+      await super.serverClose();
+      if (this.blockOnClose) await Promise.all([...this.#threads]);
+    }
+  }
+  Object.defineProperty(Threading, 'name', { value: `ThreadingMixIn(${Base.name})` });
+  return Threading as unknown as ThreadingServerClass<B>;
+}
+
+/** Options the Forking classes accept besides the server's own. */
+export interface ForkingOptions extends ServerOptions {
+  maxChildren?: number;
+  blockOnClose?: boolean;
+  /** Seconds after which a child that has not exited is killed (SIGALRM); null: never. */
+  childTimeout?: number | null;
+}
+
+/** What ForkingMixIn adds to a server instance. */
+export interface ForkingServer {
+  maxChildren: number;
+  blockOnClose: boolean;
+  childTimeout: number | null;
+  /** The pids of our children still running (null before the first fork). */
+  activeChildren: Set<number> | null;
+  /** Reaps exited children; waits while maxChildren are alive; with `blocking`, waits for all. */
+  collectChildren(options?: { blocking?: boolean }): Promise<void>;
+  /** Called in the parent when a child of ours has been reaped; does nothing by default. */
+  childExited(pid: number, code: number | null, signal: number | null): void | Promise<void>;
+}
+
+/** The class ForkingMixIn(Base) returns. */
+export type ForkingServerClass<B extends ServerClass> = (new (
+  serverAddress: Address,
+  RequestHandlerClass: RequestHandlerClass,
+  options?: ForkingOptions,
+) => InstanceType<B> & ForkingServer) &
+  Omit<B, 'prototype'> & { maxChildren: number; blockOnClose: boolean; childTimeout: number | null };
+
+/** The descriptor a forked child must keep: the connection, or the datagram server's socket. */
+function requestFd(request: unknown): number {
+  const target = Array.isArray(request) ? request[1] : request;
+  return (target as { fileno(): number }).fileno();
+}
+
+/**
+ * ForkingMixIn — each request is processed in a new child process made by
+ * fork(), so the child works on a copy of the parent's state, as in Python.
+ * The child runs finishRequest() and shutdownRequest(), then exits with
+ * status 0, or 1 after handleError(). The parent closes its copy of the
+ * request, records the child in `activeChildren`, never keeps more than
+ * `maxChildren` alive, and reaps its own children only (never waitpid(-1)).
+ * Linux, main thread and native transport only: elsewhere the constructor
+ * throws ERR_SOCKETSERVER_UNSUPPORTED.
+ *
+ * Settings: timeout (300 s: handleRequest() calls handleTimeout(), which
+ * reaps), maxChildren (40), blockOnClose (true: serverClose() waits for the
+ * children), childTimeout (300 s: a child still running then is killed).
+ */
+export function ForkingMixIn<B extends ServerClass>(Base: B): ForkingServerClass<B> {
+  const Server = Base as unknown as AnyServerCtor & { settings: readonly string[] };
+
+  /** Throws, before any descriptor exists, where fork() cannot be used. */
+  function checkForkable(ctor: { transport?: Transport }, args: unknown[]): unknown[] {
+    const options = (args[2] ?? {}) as ForkingOptions;
+    const transport = options.transport ?? ctor.transport;
+    if (transport?.processes === undefined) throw unsupported(`fork (ForkingMixIn) on the ${transport?.name ?? 'given'} transport`);
+    if (!isMainThread) throw unsupported('fork (ForkingMixIn) in a worker thread');
+    if (process.platform !== 'linux') throw unsupported(`fork (ForkingMixIn) on ${process.platform}`);
+    return args;
+  }
+
+  class Forking extends Server implements ForkingServer {
+    static timeout: number | null = 300;
+    static maxChildren = 40;
+    static blockOnClose = true;
+    static childTimeout: number | null = 300;
+    static override settings: readonly string[] = [...Server.settings, 'maxChildren', 'blockOnClose', 'childTimeout'];
+
+    declare maxChildren: number;
+    declare blockOnClose: boolean;
+    declare childTimeout: number | null;
+    activeChildren: Set<number> | null = null;
+    #watches = new Map<number, { close(): void; ref(): void; unref(): void } | null>();
+    #exitWaiters: Array<() => void> = [];
+
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    constructor(...args: any[]) {
+      super(...checkForkable(new.target as unknown as { transport?: Transport }, args));
+    }
+
+    get #processes(): ProcessControl {
+      return this.transport.processes as ProcessControl;
+    }
+
+    /** Resolves when any child of ours exits (or at once when none runs). */
+    #anyChildExit(): Promise<void> {
+      if (this.activeChildren === null || this.activeChildren.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        this.#exitWaiters.push(resolve);
+        // Without pidfds, nothing wakes us: poll our own pids.
+        if ([...this.#watches.values()].includes(null)) setTimeout(() => this.#reapAll(), 20).unref();
+      });
+    }
+
+    /** Reaps `pid` if it has exited; true when it is gone. */
+    #reap(pid: number, blocking: boolean): boolean {
+      let status: ChildStatus | null;
+      try {
+        status = this.#processes.reap(pid, blocking);
+      } catch (error) {
+        // ECHILD: someone else reaped it.
+        if (!isSystemError(error)) throw error;
+        status = [null, null];
+      }
+      if (status === null) return false;
+      this.#forget(pid, status);
+      return true;
+    }
+
+    #reapAll(): void {
+      for (const pid of [...(this.activeChildren ?? [])]) this.#reap(pid, false);
+    }
+
+    #forget(pid: number, [code, signal]: ChildStatus): void {
+      this.#watches.get(pid)?.close();
+      this.#watches.delete(pid);
+      this.activeChildren?.delete(pid);
+      const waiters = this.#exitWaiters;
+      this.#exitWaiters = [];
+      for (const wake of waiters) wake();
+      void Promise.resolve()
+        .then(() => this.childExited(pid, code, signal))
+        .catch(reportTaskError);
+    }
+
+    childExited(pid: number, code: number | null, signal: number | null): void | Promise<void> {}
+
+    async collectChildren({ blocking = false }: { blocking?: boolean } = {}): Promise<void> {
+      if (this.activeChildren === null) return;
+      // If we're at the max number of children, wait for ours to exit
+      // until we are below the threshold.
+      while (this.activeChildren.size >= this.maxChildren) await this.#anyChildExit();
+      // Now reap all defunct children (with `blocking`, wait for each).
+      for (const pid of [...this.activeChildren]) {
+        if (!blocking) {
+          this.#reap(pid, false);
+          continue;
+        }
+        while (this.activeChildren.has(pid)) await this.#anyChildExit();
+      }
+    }
+
+    /** Reaps exited children when handleRequest() timed out. */
+    override handleTimeout(): Promise<void> {
+      return this.collectChildren();
+    }
+
+    /** Reaps exited children after each request and wake-up of serveForever(). */
+    override serviceActions(): Promise<void> {
+      return this.collectChildren();
+    }
+
+    override async processRequest(request: unknown, clientAddress: Address): Promise<void> {
+      // Never more than maxChildren alive, also under handleRequest() loops.
+      while (this.activeChildren !== null && this.activeChildren.size >= this.maxChildren) await this.#anyChildExit();
+      const processes = this.#processes;
+      const pid = processes.fork([requestFd(request)], this.childTimeout);
+      if (pid !== 0) {
+        // Parent process.
+        (this.activeChildren ??= new Set()).add(pid);
+        const watch = processes.watchExit(pid, () => this.#reap(pid, false));
+        this.#watches.set(pid, watch);
+        await this.closeRequest(request as never);
+        return;
+      }
+      // Child process. This must never return into the parent's code.
+      Object.defineProperty(process, 'pid', { value: processes.getpid(), configurable: true, enumerable: true });
+      let status = 1;
+      try {
+        try {
+          await this.finishRequest(request as never, clientAddress);
+          status = 0;
+        } catch (error) {
+          await this.handleError(request as never, clientAddress, error);
+        } finally {
+          await this.shutdownRequest(request as never);
+        }
+      } catch (error) {
+        reportTaskError(error);
+      } finally {
+        processes.exitChild(status);
+      }
+    }
+
+    /** Closes the socket, then reaps the children (waiting for them with blockOnClose). */
+    override async serverClose(): Promise<void> {
+      await super.serverClose();
+      if (!this.blockOnClose) for (const watch of this.#watches.values()) watch?.unref();
+      await this.collectChildren({ blocking: this.blockOnClose });
+    }
+  }
+  Object.defineProperty(Forking, 'name', { value: `ForkingMixIn(${Base.name})` });
+  return Forking as unknown as ForkingServerClass<B>;
+}
