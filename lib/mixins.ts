@@ -34,7 +34,7 @@ export interface ThreadingServer {
 }
 
 /** A server class the mix-ins can extend. */
-export type ServerClass<S extends BaseServer<never> = BaseServer<never>> = (abstract new (
+export type ServerClass<S extends BaseServer<unknown> = BaseServer<unknown>> = (abstract new (
   serverAddress: Address,
   RequestHandlerClass: RequestHandlerClass,
   options?: ServerOptions,

@@ -1,9 +1,14 @@
 /**
- * Port of CPython's Lib/test/test_socketserver.py SocketServerTest, for the
+ * Port of CPython's Lib/test/test_socketserver.py SocketServerTest: the
  * synchronous servers (TCPServer, UDPServer, UnixStreamServer,
- * UnixDatagramServer). The Threading and Forking cases come with the mix-ins.
+ * UnixDatagramServer), and the same four with ThreadingMixIn and ForkingMixIn.
+ *
+ * The Forking cases run their clients in a python3 process (CPython's own
+ * stream_examine / dgram_examine): a forked child is a copy of this whole
+ * process, so a client loop living here would be copied into every child.
  */
 import { expect } from 'chai';
+import * as childProcess from 'node:child_process';
 
 import {
   Address,
@@ -18,11 +23,14 @@ import {
   UnixDgramClient,
   withTimeout,
 } from './helpers';
+import { exitOf, forkSupported, killAndWait, withClient } from './proc-helpers';
 
 for (const { name, ss } of transports) {
   describe(`SocketServerTest (${name})`, () => {
     const tmp = new TempDir();
     after(() => tmp.cleanup());
+    // A transport that cannot fork refuses the Forking classes (41-forking checks how).
+    const canFork = forkSupported(ss);
 
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     type AnyClass = new (...args: any[]) => any;
@@ -40,6 +48,10 @@ for (const { name, ss } of transports) {
         handleError(request: unknown, clientAddress: unknown, error?: unknown): void {
           errors.push(error ?? new Error('handleError called'));
           this.closeRequest(request);
+        }
+        // Forking: the child's handleError runs in the child; its exit status tells.
+        childExited(pid: number, code: number | null, signal: number | null): void {
+          if (code !== 0) errors.push(new Error(`child ${pid} exited with code ${code}, signal ${signal}`));
         }
       }
       class MyHandler extends hdlrbase {
@@ -69,9 +81,14 @@ for (const { name, ss } of transports) {
           await withTimeout(server.shutdown(), 5000, 'shutdown()');
           await withTimeout(loop, 5000, 'serveForever() to stop');
         }
-        expect(server.errors).to.deep.equal([]);
         await server.serverClose();
         expect(server.socket.fileno()).to.equal(-1);
+        if ('activeChildren' in server) {
+          // bpo-31151: serverClose() waits until all children completed.
+          expect(server.activeChildren === null || server.activeChildren.size === 0, 'activeChildren empty').to.equal(true);
+          expect(server.activeChildren).to.not.equal(null); // three requests were forked
+        }
+        expect(server.errors).to.deep.equal([]);
       } finally {
         await server.serverClose();
       }
@@ -111,10 +128,65 @@ for (const { name, ss } of transports) {
       }
     }
 
+    /** Out-of-process clients for the Forking servers: CPython's examine functions in python3. */
+    async function pyStreamExamine(_family: number, addr: Address): Promise<void> {
+      await withClient(async (c) => {
+        const r = await c.call({ op: 'stream_examine', addr, data: TEST_STR.toString() });
+        expect(r.data).to.equal(TEST_STR.toString());
+      });
+    }
+
+    async function pyDgramExamine(family: number, addr: Address): Promise<void> {
+      await withClient(async (c) => {
+        const bind = family === ss.constants.AF_UNIX ? pickaddr(family) : undefined;
+        const r = await c.call({ op: 'dgram_examine', addr, bind, data: TEST_STR.toString() });
+        expect(r.data).to.equal(TEST_STR.toString());
+      });
+    }
+
+    /**
+     * CPython's simple_subprocess: a child process of our own, not the
+     * server's, exits (status 72) while the server runs; the server must not
+     * reap it (Issue 1540386), so its 'exit' event still reports 72.
+     */
+    async function simpleSubprocess(fn: () => Promise<void>): Promise<void> {
+      const child = childProcess.spawn('python3', ['-c', 'import os; os._exit(72)'], { stdio: 'ignore' });
+      try {
+        const status = exitOf(child);
+        status.catch(() => undefined);
+        await fn();
+        expect(await status).to.deep.equal([72, null]);
+      } finally {
+        await killAndWait(child);
+      }
+    }
+
     it('test_TCPServer', () => runServer(ss.TCPServer, ss.StreamRequestHandler, streamExamine));
+    it('test_ThreadingTCPServer', () => runServer(ss.ThreadingTCPServer, ss.StreamRequestHandler, streamExamine));
+    it('test_ForkingTCPServer', function () {
+      if (!canFork) this.skip();
+      return simpleSubprocess(() => runServer(ss.ForkingTCPServer, ss.StreamRequestHandler, pyStreamExamine));
+    });
     it('test_UnixStreamServer', () => runServer(ss.UnixStreamServer, ss.StreamRequestHandler, streamExamine));
+    it('test_ThreadingUnixStreamServer', () =>
+      runServer(ss.ThreadingUnixStreamServer, ss.StreamRequestHandler, streamExamine));
+    it('test_ForkingUnixStreamServer', function () {
+      if (!canFork) this.skip();
+      return simpleSubprocess(() => runServer(ss.ForkingUnixStreamServer, ss.StreamRequestHandler, pyStreamExamine));
+    });
     it('test_UDPServer', () => runServer(ss.UDPServer, ss.DatagramRequestHandler, dgramExamine));
+    it('test_ThreadingUDPServer', () => runServer(ss.ThreadingUDPServer, ss.DatagramRequestHandler, dgramExamine));
+    it('test_ForkingUDPServer', function () {
+      if (!canFork) this.skip();
+      return simpleSubprocess(() => runServer(ss.ForkingUDPServer, ss.DatagramRequestHandler, pyDgramExamine));
+    });
     it('test_UnixDatagramServer', () => runServer(ss.UnixDatagramServer, ss.DatagramRequestHandler, dgramExamine));
+    it('test_ThreadingUnixDatagramServer', () =>
+      runServer(ss.ThreadingUnixDatagramServer, ss.DatagramRequestHandler, dgramExamine));
+    it('test_ForkingUnixDatagramServer', function () {
+      if (!canFork) this.skip();
+      return runServer(ss.ForkingUnixDatagramServer, ss.DatagramRequestHandler, pyDgramExamine);
+    });
 
     it('test_shutdown: shutdown() always makes serveForever() return (issue #2302)', async () => {
       class MyServer extends ss.TCPServer {}
@@ -133,6 +205,14 @@ for (const { name, ss } of transports) {
       } finally {
         for (const s of servers) await s.serverClose();
       }
+    });
+
+    it('test_close_immediately: a ThreadingMixIn server closed right away', async () => {
+      class MyServer extends ss.ThreadingMixIn(ss.TCPServer) {}
+      const server = new MyServer([HOST, 0], (() => undefined) as never);
+      await withTimeout(Promise.resolve(server.serverClose()), 5000, 'serverClose()');
+      expect(server.socket.fileno()).to.equal(-1);
+      expect(server._threads.size).to.equal(0);
     });
 
     it('test_tcpserver_bind_leak: a failing constructor closes its socket (issue #22435)', () => {

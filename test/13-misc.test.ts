@@ -1,7 +1,7 @@
 /** Port of CPython's MiscTestCase. */
 import { expect } from 'chai';
 
-import { API_NAMES, closed, SYNC_NAMES, connect, HOST, transports, withTimeout } from './helpers';
+import { API_NAMES, closed, SYNC_NAMES, connect, HOST, transports, until, withTimeout } from './helpers';
 
 for (const { name, ss } of transports) {
   describe(`MiscTestCase (${name})`, () => {
@@ -42,6 +42,25 @@ for (const { name, ss } of transports) {
       }
     });
 
-    it.skip('test_threads_reaped: ThreadingMixIn comes in a later issue');
+    it('test_threads_reaped: finished request tasks are not kept (issue #37193)', async () => {
+      class MyServer extends ss.ThreadingMixIn(ss.TCPServer) {}
+      const server = new MyServer([HOST, 0], ss.StreamRequestHandler);
+      try {
+        for (let n = 0; n < 10; n++) {
+          const s = await connect(server.serverAddress as [string, number]);
+          try {
+            await withTimeout(server.handleRequest(), 5000, 'handleRequest()');
+          } finally {
+            s.destroy();
+            await closed(s);
+          }
+        }
+        expect(server._threads.size).to.be.lessThan(10);
+        // Each task leaves the set when it finishes: in the end none is kept.
+        await until(() => server._threads.size === 0, 'all request tasks finished and dropped');
+      } finally {
+        await server.serverClose();
+      }
+    });
   });
 }
