@@ -1,19 +1,22 @@
 #!/usr/bin/env node
 'use strict';
-// Benchmark runner (npm run bench). Plain CommonJS, no dependencies.
+// Benchmark suite (npm run bench). Plain CommonJS, no dependencies.
 //
-//   node bench/run.js [--rounds 3] [--duration 5] [--warmup 1] [--clients N]
-//                     [--workloads a,b] [--servers a,b] [--out FILE]
+//   node bench/run.js [--rounds 3] [--duration 5] [--warmup 1] [--quick]
+//                     [--only WORKLOAD[,..]] [--servers a,b] [--clients N]
+//                     [--fork-stress N] [--out FILE]
 //
-// For every workload, runs ROUNDS interleaved rounds (A B A B ...): each
+// For every workload, runs ROUNDS interleaved rounds (A B C A B C ...): each
 // server is started fresh as a child process, warmed up, measured with
 // bench/loadgen (which verifies every reply), sampled (CPU from
 // /proc/<pid>/stat, peak RSS from /proc/<pid>/status) and stopped.
-// Prints a table and writes bench/results/latest.json.
+// Writes bench/results/latest.{json,md,svg}; prints a table per workload and
+// the targets of issues 3 and 4 (MET / MISSED).
 // Exit status: 0 ok; 1 if any reply mismatched or any run failed; 2 usage.
+// Targets MISSED do not change the exit status.
 //
-// To add a workload: an entry in WORKLOADS.  To add a server: an entry in
-// SERVERS with an `args` function for each "transport/mode" it supports.
+// To add a workload: an entry in WORKLOADS (and FAMILIES).  To add a server:
+// an entry in SERVERS with an `args` function per family it supports.
 
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -21,88 +24,145 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
-const LOADGEN_SRC = path.join(ROOT, 'bench', 'loadgen.c');
-const LOADGEN_BIN = path.join(ROOT, 'build', 'bench', 'loadgen');
+const BUILD = path.join(ROOT, 'build', 'bench');
 const DIST_INDEX = path.join(ROOT, 'dist', 'index.js');
-const DEFAULT_OUT = path.join(ROOT, 'bench', 'results', 'latest.json');
+const DIST_JS = path.join(ROOT, 'dist', 'js.js');
+const RESULTS = path.join(ROOT, 'bench', 'results');
+const DEFAULT_OUT = path.join(RESULTS, 'latest.json');
+const SERVER_SCRIPT = path.join(ROOT, 'bench', 'servers', 'socketserver.js');
 
 const READY_TIMEOUT_MS = 15000;
 const STOP_TIMEOUT_MS = 5000; // SIGTERM -> SIGKILL
 const REQUEST_TIMEOUT_S = 5; // loadgen --timeout
+const LATENCY_DURATION_SCALE = 0.6; // 1-client workloads run 0.6 x --duration
+const RUN_OVERHEAD_S = 0.6; // start + stop of one run, for the time estimate
 
-// ---------------------------------------------------------------------------
-// Servers. `args[transport/mode](ctx)` returns the command-line arguments for
-// that workload; `command` (optional) the executable + leading args (default:
-// node <script>). The server must print "READY <port or path>" on stdout and
-// exit on SIGTERM.
-
-const SERVERS = {
-  native: {
-    label: 'native TCPServer',
-    script: 'bench/servers/native-tcp.js',
-    check() {
-      if (!fs.existsSync(DIST_INDEX)) return `${rel(DIST_INDEX)} not found: run \`npm run build\``;
-      return null;
-    },
-    warn() {
-      const newest = newestMtime(path.join(ROOT, 'lib'));
-      if (newest > fs.statSync(DIST_INDEX).mtimeMs) return 'lib/ is newer than dist/: consider `npm run build:ts`';
-      return null;
-    },
-    args: {
-      'tcp/conn': () => ['--host', '127.0.0.1', '--port', '0'],
-    },
-  },
-  net: {
-    label: 'node:net',
-    script: 'bench/servers/net-tcp.js',
-    args: {
-      'tcp/conn': () => ['--host', '127.0.0.1', '--port', '0', '--mode', 'conn'],
-      'tcp/keepalive': () => ['--host', '127.0.0.1', '--port', '0', '--mode', 'keepalive'],
-      'unix/conn': (ctx) => ['--unix', ctx.socketPath, '--mode', 'conn'],
-      'unix/keepalive': (ctx) => ['--unix', ctx.socketPath, '--mode', 'keepalive'],
-    },
-  },
-  // Later: js transport, CPython socketserver (command: () => ['python3', ...]),
-  // a C epoll server, ...
+// C programs compiled on demand (when the source is newer than the binary).
+const BINARIES = {
+  loadgen: { src: path.join(ROOT, 'bench', 'loadgen.c'), bin: path.join(BUILD, 'loadgen') },
+  'c-epoll': { src: path.join(ROOT, 'bench', 'servers', 'c-epoll.c'), bin: path.join(BUILD, 'c-epoll') },
 };
 
 // ---------------------------------------------------------------------------
-// Workloads. transport: tcp | unix | udp | unix-dgram (loadgen target);
-// mode: conn | keepalive | dgram (loadgen --mode). `baseline` is the server
-// the others are compared with. `default: false` = only with --workloads.
+// Workload families: the transport (loadgen target), loadgen mode, and the
+// class the socketserver-style servers use.
 
-const WORKLOADS = [
-  {
-    name: 'tcp-conn-upper',
-    title: 'uppercase echo, TCP, connection per request',
-    transport: 'tcp',
-    mode: 'conn',
-    clients: 32,
-    servers: ['native', 'net'],
-    baseline: 'net',
+const FAMILIES = {
+  'tcp-conn': { transport: 'tcp', mode: 'conn', title: 'TCP, connection per request', cls: 'TCPServer' },
+  'tcp-keepalive': { transport: 'tcp', mode: 'keepalive', title: 'TCP, keep-alive', cls: 'ThreadingTCPServer' },
+  udp: { transport: 'udp', mode: 'dgram', title: 'UDP', cls: 'UDPServer' },
+  'unix-conn': { transport: 'unix', mode: 'conn', title: 'Unix stream, connection per request', cls: 'UnixStreamServer' },
+  'unix-keepalive': { transport: 'unix', mode: 'keepalive', title: 'Unix stream, keep-alive', cls: 'ThreadingUnixStreamServer' },
+  'unix-dgram': { transport: 'unix-dgram', mode: 'dgram', title: 'Unix datagram', cls: 'UnixDatagramServer' },
+  'fork-tcp-conn': { transport: 'tcp', mode: 'conn', title: 'Forking, TCP, connection per request', cls: 'ForkingTCPServer' },
+};
+
+const ALL = ['native', 'js', 'net', 'python', 'c'];
+const WORKLOADS = [];
+for (const fam of ['tcp-conn', 'tcp-keepalive', 'udp', 'unix-conn', 'unix-keepalive', 'unix-dgram']) {
+  WORKLOADS.push({ name: fam, family: fam, clients: 32, servers: ALL, latency: false });
+  WORKLOADS.push({ name: `${fam}-1`, family: fam, clients: 1, servers: ALL, latency: true });
+}
+WORKLOADS.push({ name: 'fork-tcp-conn', family: 'fork-tcp-conn', clients: 32, servers: ['native', 'python'], latency: false });
+WORKLOADS.push({ name: 'fork-tcp-conn-1', family: 'fork-tcp-conn', clients: 1, servers: ['native', 'python'], latency: true });
+for (const w of WORKLOADS) Object.assign(w, FAMILIES[w.family], { title: FAMILIES[w.family].title });
+
+// ---------------------------------------------------------------------------
+// Servers. `args[family](ctx)` returns the command-line arguments for that
+// workload family (absent: the server has no such thing, its cell shows "—");
+// `command(ctx)` the executable + leading args; `label(family)` its name in
+// tables; `check()` a reason to skip it (not a failure) or to fail.
+// A server prints "READY <port or path>" on stdout and exits on SIGTERM; it
+// may print "STATS <json>" before exiting (kept in the results).
+
+const tcpArgs = () => ['--host', '127.0.0.1', '--port', '0'];
+const unixArgs = (ctx) => ['--unix', ctx.socketPath];
+
+function socketserverArgs(impl) {
+  const a = (family, extra = () => []) => (ctx) => [
+    '--impl', impl, '--class', FAMILIES[family].cls, '--mode', FAMILIES[family].mode,
+    ...(FAMILIES[family].transport.startsWith('unix') ? unixArgs(ctx) : tcpArgs()),
+    ...extra(ctx),
+  ];
+  const args = {};
+  for (const family of Object.keys(FAMILIES)) {
+    if (family === 'fork-tcp-conn') {
+      if (impl === 'native') args[family] = a(family, (ctx) => ['--fork-log', ctx.forkLog]);
+    } else if (!(impl === 'js' && family === 'unix-dgram')) {
+      args[family] = a(family);
+    }
+  }
+  return args;
+}
+
+const SERVERS = {
+  native: {
+    name: 'native',
+    label: (family) => `native ${FAMILIES[family].cls}`,
+    command: () => [process.execPath, SERVER_SCRIPT],
+    args: socketserverArgs('native'),
+    check() {
+      if (!fs.existsSync(DIST_INDEX)) return { fail: `${rel(DIST_INDEX)} not found: run \`npm run build\`` };
+      return null;
+    },
+    warn() {
+      if (newestMtime(path.join(ROOT, 'lib')) > fs.statSync(DIST_INDEX).mtimeMs) return 'lib/ is newer than dist/: consider `npm run build:ts`';
+      return null;
+    },
   },
-  {
-    name: 'tcp-keepalive-upper',
-    title: 'uppercase echo, TCP, keep-alive (many lines per connection)',
-    transport: 'tcp',
-    mode: 'keepalive',
-    clients: 32,
-    servers: ['net'],
-    baseline: 'net',
-    default: false,
+  js: {
+    name: 'js transport',
+    label: (family) => `js ${FAMILIES[family].cls}`,
+    command: () => [process.execPath, SERVER_SCRIPT],
+    args: socketserverArgs('js'),
+    missing: { 'unix-dgram': 'no Unix datagram sockets in Node' },
+    check() {
+      if (!fs.existsSync(DIST_JS)) return { skip: `${rel(DIST_JS)} not built` };
+      return null;
+    },
   },
-  {
-    name: 'unix-conn-upper',
-    title: 'uppercase echo, Unix stream, connection per request',
-    transport: 'unix',
-    mode: 'conn',
-    clients: 32,
-    servers: ['net'],
-    baseline: 'net',
-    default: false,
+  net: {
+    name: 'node:net',
+    label: (family) => (FAMILIES[family].mode === 'dgram' ? 'node:dgram' : 'node:net'),
+    command: (ctx) => [process.execPath, path.join(ROOT, 'bench', 'servers', ctx.family === 'udp' ? 'net-udp.js' : 'net-tcp.js')],
+    args: {
+      'tcp-conn': () => [...tcpArgs(), '--mode', 'conn'],
+      'tcp-keepalive': () => [...tcpArgs(), '--mode', 'keepalive'],
+      udp: tcpArgs,
+      'unix-conn': (ctx) => [...unixArgs(ctx), '--mode', 'conn'],
+      'unix-keepalive': (ctx) => [...unixArgs(ctx), '--mode', 'keepalive'],
+    },
+    missing: { 'unix-dgram': 'no Unix datagram sockets in Node' },
   },
-];
+  python: {
+    name: 'CPython',
+    label: (family) => `CPython ${FAMILIES[family].cls}`,
+    command: () => ['python3', path.join(ROOT, 'bench', 'servers', 'python-socketserver.py')],
+    args: Object.fromEntries(
+      Object.keys(FAMILIES).map((family) => [
+        family,
+        (ctx) => ['--class', FAMILIES[family].cls, '--mode', FAMILIES[family].mode,
+          ...(FAMILIES[family].transport.startsWith('unix') ? unixArgs(ctx) : tcpArgs())],
+      ]),
+    ),
+    check() {
+      return pythonVersion() ? null : { skip: 'python3 not found' };
+    },
+  },
+  c: {
+    name: 'C epoll',
+    label: () => 'C epoll (ceiling)',
+    command: () => [BINARIES['c-epoll'].bin],
+    args: {
+      'tcp-conn': () => ['--tcp', '127.0.0.1:0', '--mode', 'conn'],
+      'tcp-keepalive': () => ['--tcp', '127.0.0.1:0', '--mode', 'keepalive'],
+      udp: () => ['--udp', '127.0.0.1:0', '--mode', 'dgram'],
+      'unix-conn': (ctx) => ['--unix', ctx.socketPath, '--mode', 'conn'],
+      'unix-keepalive': (ctx) => ['--unix', ctx.socketPath, '--mode', 'keepalive'],
+      'unix-dgram': (ctx) => ['--unix-dgram', ctx.socketPath, '--mode', 'dgram'],
+    },
+  },
+};
 
 function loadgenTarget(transport, ready) {
   switch (transport) {
@@ -115,24 +175,64 @@ function loadgenTarget(transport, ready) {
 }
 
 // ---------------------------------------------------------------------------
+// Targets of issues 3 and 4, evaluated on ratios measured in this run.
+// kind 'rps': median of per-round req/s ratios a/b >= min.
+// kind 'p50': median of per-round p50 ratios a/b <= max.
+// kind 'rss': ratio of median peak RSS a/b <= max.
+
+function targetDefs() {
+  const T = [
+    { id: 'tcp-conn-vs-net', text: 'TCP conn/request, 32 clients: native TCPServer vs node:net', workload: 'tcp-conn', a: 'native', b: 'net', kind: 'rps', min: 1.3 },
+    { id: 'tcp-conn-vs-c', text: 'TCP conn/request, 32 clients: native TCPServer vs C ceiling', workload: 'tcp-conn', a: 'native', b: 'c', kind: 'rps', min: 0.9 },
+    { id: 'udp-vs-dgram', text: 'UDP, 32 in flight: native UDPServer vs node:dgram', workload: 'udp', a: 'native', b: 'net', kind: 'rps', min: 1.8 },
+    { id: 'unix-conn-vs-net', text: 'Unix stream conn/request, 32 clients: native vs node:net', workload: 'unix-conn', a: 'native', b: 'net', kind: 'rps', min: 2.5 },
+    { id: 'tcp-keepalive-vs-net', text: 'TCP keep-alive, 32 clients: native ThreadingTCPServer vs node:net', workload: 'tcp-keepalive', a: 'native', b: 'net', kind: 'rps', min: 1.3 },
+    { id: 'unix-keepalive-vs-net', text: 'Unix keep-alive, 32 clients: native ThreadingUnixStreamServer vs node:net', workload: 'unix-keepalive', a: 'native', b: 'net', kind: 'rps', min: 1.8 },
+    { id: 'unix-dgram-vs-c', text: 'Unix datagram, 32 in flight: native vs C ceiling', workload: 'unix-dgram', a: 'native', b: 'c', kind: 'rps', min: 0.8 },
+  ];
+  for (const fam of ['tcp-conn', 'tcp-keepalive', 'udp', 'unix-conn', 'unix-keepalive']) {
+    const base = FAMILIES[fam].mode === 'dgram' ? 'node:dgram' : 'node:net';
+    T.push({ id: `${fam}-1-p50`, text: `${FAMILIES[fam].title}, 1 client: native p50 latency vs ${base}`, workload: `${fam}-1`, a: 'native', b: 'net', kind: 'p50', max: 1.1 });
+  }
+  for (const fam of ['tcp-conn', 'tcp-keepalive', 'udp', 'unix-conn', 'unix-keepalive']) {
+    const base = FAMILIES[fam].mode === 'dgram' ? 'node:dgram' : 'node:net';
+    T.push({ id: `${fam}-rss`, text: `${FAMILIES[fam].title}, 32 clients: native peak RSS vs ${base}`, workload: fam, a: 'native', b: 'net', kind: 'rss', max: 1.0 });
+  }
+  for (const w of WORKLOADS) {
+    if (!w.servers.includes('js') || !SERVERS.net.args[w.family]) continue;
+    const base = w.mode === 'dgram' ? 'node:dgram' : 'node:net';
+    T.push({ id: `${w.name}-js`, text: `${w.title}, ${w.clients} client${w.clients > 1 ? 's' : ''}: js transport vs ${base}`, workload: w.name, a: 'js', b: 'net', kind: 'rps', min: 0.9 });
+  }
+  T.push({ id: 'fork-vs-python', text: 'Forking, TCP conn/request, 32 clients: native ForkingTCPServer vs CPython ForkingTCPServer (issue 3)', workload: 'fork-tcp-conn', a: 'native', b: 'python', kind: 'rps', min: 1.0 });
+  return T;
+}
+
+// ---------------------------------------------------------------------------
 // options
 
 function usage(msg) {
   if (msg) process.stderr.write(`bench: ${msg}\n`);
   (msg ? process.stderr : process.stdout).write(
-    'usage: node bench/run.js [--rounds N] [--duration S] [--warmup S] [--clients N]\n' +
-      '                         [--workloads a,b] [--servers a,b] [--out FILE]\n' +
-      `workloads: ${WORKLOADS.map((w) => w.name + (w.default === false ? ' (opt-in)' : '')).join(', ')}\n` +
+    'usage: node bench/run.js [--rounds N] [--duration S] [--warmup S] [--quick]\n' +
+      '                         [--only WORKLOAD[,..]] [--servers a,b] [--clients N]\n' +
+      '                         [--fork-stress N] [--out FILE]\n' +
+      `workloads: ${WORKLOADS.map((w) => w.name).join(', ')}\n` +
+      '           (a family name such as tcp-conn also selects its -1 variant with --only tcp-conn*)\n' +
       `servers:   ${Object.keys(SERVERS).join(', ')}\n`,
   );
   process.exit(msg ? 2 : 0);
 }
 
 function parseArgs(argv) {
-  const o = { rounds: 3, duration: 5, warmup: 1, clients: null, workloads: null, servers: null, out: DEFAULT_OUT };
+  const o = { rounds: 3, duration: 5, warmup: 1, clients: null, only: null, servers: null, out: DEFAULT_OUT, forkStress: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') usage();
+    if (a === '--quick') {
+      o.rounds = 1;
+      o.duration = 1;
+      continue;
+    }
     const v = argv[++i];
     if (v === undefined) usage(`missing value for ${a}`);
     const num = (min, int) => {
@@ -144,12 +244,22 @@ function parseArgs(argv) {
     else if (a === '--duration') o.duration = num(0.1, false);
     else if (a === '--warmup') o.warmup = num(0, false);
     else if (a === '--clients') o.clients = num(1, true);
-    else if (a === '--workloads') o.workloads = v.split(',').filter(Boolean);
+    else if (a === '--only' || a === '--workloads') o.only = v.split(',').filter(Boolean);
     else if (a === '--servers') o.servers = v.split(',').filter(Boolean);
+    else if (a === '--fork-stress') o.forkStress = num(0, true);
     else if (a === '--out') o.out = path.resolve(v);
     else usage(`unknown option ${a}`);
   }
-  for (const w of o.workloads || []) if (!WORKLOADS.some((x) => x.name === w)) usage(`unknown workload ${w}`);
+  if (o.only) {
+    const sel = new Set();
+    for (const pat of o.only) {
+      const re = new RegExp(`^${pat.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+      const hits = WORKLOADS.filter((w) => re.test(w.name));
+      if (!hits.length && pat !== 'none') usage(`unknown workload ${pat}`);
+      for (const w of hits) sel.add(w.name);
+    }
+    o.only = sel;
+  }
   for (const s of o.servers || []) if (!SERVERS[s]) usage(`unknown server ${s}`);
   return o;
 }
@@ -185,16 +295,31 @@ function median(xs) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-let CLK_TCK = 100;
-try {
-  CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-} catch {}
+function tryExec(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10000 }).trim();
+  } catch {
+    return null;
+  }
+}
 
-/** utime+stime of a live process (all threads), in microseconds. */
+let pythonVersionCache;
+function pythonVersion() {
+  if (pythonVersionCache === undefined) pythonVersionCache = (tryExec('python3', ['--version']) || '').replace(/^Python /, '') || null;
+  return pythonVersionCache;
+}
+
+let CLK_TCK = 100;
+{
+  const t = tryExec('getconf', ['CLK_TCK']);
+  if (t && Number(t) > 0) CLK_TCK = Number(t);
+}
+
+/** utime+stime of a live process (all threads) plus its reaped children's (cutime+cstime), in microseconds. */
 function cpuMicros(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
-  return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
+  return ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1e6) / CLK_TCK;
 }
 
 /** Busy CPU time of the whole machine (all cores), in microseconds. */
@@ -211,27 +336,51 @@ function peakRssKiB(pid) {
   return m ? Number(m[1]) : null;
 }
 
-// Every child we start is tracked here and killed if we exit early.
+function cpuModel() {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1].trim();
+  } catch {}
+  return (os.cpus()[0] || {}).model || null;
+}
+
+// Every child we start is tracked here and killed if we exit early. Servers
+// run in their own process group (detached), so a forking server's children
+// are killed with it.
 const children = new Set();
+function killChild(c) {
+  try {
+    if (c.group) process.kill(-c.pid, 'SIGKILL');
+    else c.kill('SIGKILL');
+  } catch {}
+}
 function killAllChildren() {
-  for (const c of children) {
+  for (const c of children) killChild(c);
+  for (const pgid of groups) {
     try {
-      c.kill('SIGKILL');
+      process.kill(-pgid, 'SIGKILL');
     } catch {}
   }
 }
+const groups = new Set(); // process groups of servers that may still have members
 process.on('exit', killAllChildren);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
+  process.on(sig, async () => {
+    progress.clear();
     process.stderr.write(`\nbench: ${sig}, stopping children\n`);
+    const pending = [...children].map((c) => c.exited);
     killAllChildren();
+    // Reap them (no zombies left to init), at most 2 s.
+    await Promise.race([Promise.all(pending), sleep(2000)]);
     cleanupTmp();
     process.exit(130);
   });
 }
 
-function track(child) {
+function track(child, group = false) {
   children.add(child);
+  child.group = group;
+  if (group) groups.add(child.pid);
   child.exited = new Promise((resolve) => {
     child.on('exit', (code, signal) => {
       children.delete(child);
@@ -239,6 +388,7 @@ function track(child) {
     });
     child.on('error', (err) => {
       children.delete(child);
+      groups.delete(child.pid);
       resolve({ code: null, signal: null, error: err });
     });
   });
@@ -271,40 +421,129 @@ class Tail {
   }
 }
 
-// ---------------------------------------------------------------------------
-// loadgen
+function fmtDuration(s) {
+  s = Math.max(0, Math.round(s));
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
 
-function ensureLoadgen() {
+// ---------------------------------------------------------------------------
+// progress: one updating line on a TTY, plain lines otherwise (stderr)
+
+const progress = {
+  tty: !!process.stderr.isTTY,
+  total: 0,
+  done: 0,
+  expectedTotal: 0,
+  expectedDone: 0,
+  started: Date.now(),
+  current: '',
+  currentStart: 0,
+  currentExpected: 0,
+  shown: false,
+  timer: null,
+  begin(total, expectedTotal) {
+    this.total = total;
+    this.expectedTotal = expectedTotal;
+    this.started = Date.now();
+    if (this.tty) {
+      this.timer = setInterval(() => this.render(), 500);
+      this.timer.unref();
+    }
+  },
+  eta() {
+    const elapsed = (Date.now() - this.started) / 1000;
+    const inRun = Math.min((Date.now() - this.currentStart) / 1000, this.currentExpected);
+    const doneExp = this.expectedDone + (this.current ? inRun : 0);
+    const speed = this.expectedDone > 0 ? elapsed / doneExp : 1;
+    return { elapsed, left: Math.max(0, (this.expectedTotal - doneExp) * speed) };
+  },
+  line() {
+    const { elapsed, left } = this.eta();
+    const width = 20;
+    const frac = this.total ? this.done / this.total : 0;
+    const filled = Math.round(frac * width);
+    const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+    const s = `bench ${bar} ${this.done}/${this.total} ${fmtDuration(elapsed)} elapsed, ~${fmtDuration(left)} left  ${this.current}`;
+    const cols = process.stderr.columns || 100;
+    return s.length > cols - 1 ? s.slice(0, cols - 1) : s;
+  },
+  render() {
+    if (!this.tty || !this.timer) return;
+    process.stderr.write(`\r\x1b[2K${this.line()}`);
+    this.shown = true;
+  },
+  clear() {
+    if (this.tty && this.shown) {
+      process.stderr.write('\r\x1b[2K');
+      this.shown = false;
+    }
+  },
+  start(label, expectedS) {
+    this.current = label;
+    this.currentStart = Date.now();
+    this.currentExpected = expectedS;
+    if (!this.tty) process.stderr.write(`bench: [${this.done + 1}/${this.total}] ${label} ... `);
+    this.render();
+  },
+  end(result) {
+    this.done++;
+    this.expectedDone += this.currentExpected;
+    this.current = '';
+    if (!this.tty) process.stderr.write(`${result}\n`);
+    this.render();
+  },
+  /** A line for the user, above the bar. */
+  log(text, stream = process.stderr) {
+    this.clear();
+    stream.write(text.endsWith('\n') ? text : `${text}\n`);
+    this.render();
+  },
+  finish() {
+    if (this.timer) clearInterval(this.timer);
+    this.clear();
+  },
+};
+
+function out(text = '') {
+  if (progress.tty && process.stdout.isTTY) progress.log(text, process.stdout);
+  else process.stdout.write(`${text}\n`);
+}
+
+// ---------------------------------------------------------------------------
+// C programs
+
+function ensureBinary(name) {
+  const { src, bin } = BINARIES[name];
   let stale = true;
   try {
-    stale = fs.statSync(LOADGEN_SRC).mtimeMs > fs.statSync(LOADGEN_BIN).mtimeMs;
+    stale = fs.statSync(src).mtimeMs > fs.statSync(bin).mtimeMs;
   } catch {}
   if (!stale) return;
-  fs.mkdirSync(path.dirname(LOADGEN_BIN), { recursive: true });
-  const args = ['-O2', '-Wall', '-o', rel(LOADGEN_BIN), rel(LOADGEN_SRC)];
+  fs.mkdirSync(path.dirname(bin), { recursive: true });
+  const args = ['-O2', '-Wall', '-o', rel(bin), rel(src)];
   process.stderr.write(`bench: cc ${args.join(' ')}\n`);
   execFileSync('cc', args, { stdio: 'inherit' });
 }
 
-const loadgenStderr = []; // diagnostics (first mismatches), printed after each run
+const loadgenStderr = []; // diagnostics (first mismatches), kept with each run
 
 async function runLoadgen(args, timeoutMs) {
-  const child = track(spawn(LOADGEN_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
-  let out = '';
+  const child = track(spawn(BINARIES.loadgen.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let stdout = '';
   const err = new Tail();
-  child.stdout.on('data', (c) => (out += c));
+  child.stdout.on('data', (c) => (stdout += c));
   child.stderr.on('data', (c) => err.push(c)); // mismatch diagnostics
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const { code, signal, error } = await child.exited;
   clearTimeout(timer);
   if (error) throw new Error(`loadgen: ${error.message}`);
   if (code !== 0) throw new Error(`loadgen exited with ${code ?? signal}: ${err.buf.trim()}`);
-  const line = out.trim().split('\n').pop();
+  const line = stdout.trim().split('\n').pop();
   let res;
   try {
     res = JSON.parse(line);
   } catch {
-    throw new Error(`loadgen printed no JSON: ${JSON.stringify(out)}`);
+    throw new Error(`loadgen printed no JSON: ${JSON.stringify(stdout)}`);
   }
   if (err.bytes) loadgenStderr.push(err.buf.trim());
   return res;
@@ -315,32 +554,36 @@ async function runLoadgen(args, timeoutMs) {
 
 async function startServer(key, workload, ctx) {
   const def = SERVERS[key];
-  const argsFn = def.args[`${workload.transport}/${workload.mode}`];
-  const cmd = def.command ? def.command(ctx) : [process.execPath, path.join(ROOT, def.script)];
+  const cmd = def.command(ctx);
   const child = track(
-    spawn(cmd[0], [...cmd.slice(1), ...argsFn(ctx)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawn(cmd[0], [...cmd.slice(1), ...def.args[workload.family](ctx)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true }),
+    true,
   );
   const stderr = new Tail();
   const stdout = new Tail();
   child.stderr.on('data', (c) => stderr.push(c));
-  const srv = { key, child, stderr, stdout, ready: null };
+  const srv = { key, child, stderr, stdout, ready: null, lines: [] };
   let lineBuf = '';
   const ready = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no READY line within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
     child.stdout.on('data', (c) => {
       stdout.push(c);
-      if (srv.ready !== null) return;
       lineBuf += c.toString('utf8');
       let i;
       while ((i = lineBuf.indexOf('\n')) >= 0) {
         const line = lineBuf.slice(0, i).trim();
         lineBuf = lineBuf.slice(i + 1);
-        const m = /^READY (\S+)$/.exec(line);
-        if (m) {
-          srv.ready = m[1];
-          clearTimeout(timer);
-          resolve();
-          return;
+        if (srv.ready === null) {
+          const u = /^UNSUPPORTED (.*)$/.exec(line);
+          if (u) srv.unsupported = u[1];
+          const m = /^READY (\S+)$/.exec(line);
+          if (m) {
+            srv.ready = m[1];
+            clearTimeout(timer);
+            resolve();
+          }
+        } else if (srv.lines.length < 100) {
+          srv.lines.push(line);
         }
       }
     });
@@ -353,21 +596,39 @@ async function startServer(key, workload, ctx) {
     await ready;
   } catch (err) {
     await stopServer(srv);
-    err.message = `${def.label}: ${err.message}${stderr.buf ? `\n--- server stderr (tail) ---\n${stderr.buf.trim()}` : ''}`;
+    if (srv.unsupported) err.unsupported = srv.unsupported;
+    err.message = `${def.label(workload.family)}: ${err.message}${stderr.buf ? `\n--- server stderr (tail) ---\n${stderr.buf.trim()}` : ''}`;
     throw err;
   }
   return srv;
 }
 
-/** SIGTERM, then SIGKILL after STOP_TIMEOUT_MS. Resolves with how it ended. */
+/** SIGTERM, then SIGKILL after STOP_TIMEOUT_MS; then kills whatever is left in its process group. */
 async function stopServer(srv) {
   const { child } = srv;
-  if (child.exitCode !== null || child.signalCode !== null) return await child.exited;
-  child.kill('SIGTERM');
-  const res = await Promise.race([child.exited, sleep(STOP_TIMEOUT_MS).then(() => null)]);
-  if (res) return { ...res, killed: false };
-  child.kill('SIGKILL');
-  return { ...(await child.exited), killed: true };
+  let res;
+  if (child.exitCode !== null || child.signalCode !== null) {
+    res = { ...(await child.exited), killed: false };
+  } else {
+    try {
+      child.kill('SIGTERM');
+    } catch {}
+    res = await Promise.race([child.exited, sleep(STOP_TIMEOUT_MS).then(() => null)]);
+    if (res) res = { ...res, killed: false };
+    else {
+      killChild(child);
+      res = { ...(await child.exited), killed: true };
+    }
+  }
+  // Processes left in the server's group (e.g. a forked child still running).
+  let leftovers = false;
+  try {
+    process.kill(-child.pid, 0);
+    leftovers = true;
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {}
+  groups.delete(child.pid);
+  return { ...res, leftovers };
 }
 
 function alive(srv) {
@@ -377,9 +638,21 @@ function alive(srv) {
 // ---------------------------------------------------------------------------
 // one measurement
 
+function durationOf(w, opts) {
+  return w.latency ? Math.max(0.1, +(opts.duration * LATENCY_DURATION_SCALE).toFixed(2)) : opts.duration;
+}
+function clientsOf(w, opts) {
+  return w.latency ? w.clients : opts.clients || w.clients;
+}
+
 async function runOne(workload, key, round, opts) {
-  const clients = opts.clients || workload.clients;
-  const ctx = { socketPath: path.join(getTmpDir(), `${key}-${workload.name}-${round}.sock`) };
+  const clients = clientsOf(workload, opts);
+  const duration = durationOf(workload, opts);
+  const ctx = {
+    family: workload.family,
+    socketPath: path.join(getTmpDir(), `${key}-${workload.name}-${round}.sock`),
+    forkLog: path.join(getTmpDir(), `${key}-${workload.name}-${round}.forklog`),
+  };
   const rec = { round, ok: false };
   let srv;
   try {
@@ -395,7 +668,7 @@ async function runOne(workload, key, round, opts) {
     if (!alive(srv)) throw new Error('server died during warm-up');
     const cpu0 = cpuMicros(srv.child.pid);
     const busy0 = machineBusyMicros();
-    const r = await runLoadgen([...common, '--duration', String(opts.duration), '--warmup', '0'], budget(opts.duration));
+    const r = await runLoadgen([...common, '--duration', String(duration), '--warmup', '0'], budget(duration));
     if (!alive(srv)) throw new Error('server died during the measurement');
     const cpu = cpuMicros(srv.child.pid) - cpu0;
     const busy = machineBusyMicros() - busy0;
@@ -408,36 +681,41 @@ async function runOne(workload, key, round, opts) {
     // (not the server, not the loadgen): a noise indicator.
     rec.other_cpu_util = r.seconds > 0 ? Math.max(0, (busy - cpu) / 1e6 - r.loadgen_cpu_s) / r.seconds : null;
     rec.mismatches = r.mismatches + (rec.warmup ? rec.warmup.mismatches : 0);
-    rec.ok = true;
+    rec.ok = r.requests > 0;
+    if (!rec.ok) rec.error = `no successful request (${r.errors} errors ${JSON.stringify(r.error_kinds)})`;
   } catch (err) {
     rec.error = err.message;
+    if (err.unsupported) rec.unsupported = err.unsupported;
   } finally {
     if (srv) {
       const end = await stopServer(srv);
-      rec.server_exit = { code: end.code, signal: end.signal, killed: !!end.killed };
+      rec.server_exit = { code: end.code, signal: end.signal, killed: !!end.killed, leftovers: end.leftovers };
       rec.server_stderr_bytes = srv.stderr.bytes;
       if (srv.stderr.bytes) rec.server_stderr_tail = srv.stderr.buf.slice(-1000);
+      for (const line of srv.lines) {
+        const m = /^STATS (\{.*\})$/.exec(line);
+        if (m) {
+          try {
+            rec.server_stats = JSON.parse(m[1]);
+          } catch {}
+        }
+      }
     }
-    try {
-      fs.rmSync(ctx.socketPath, { force: true });
-    } catch {}
+    for (const p of [ctx.socketPath, ctx.forkLog]) {
+      try {
+        fs.rmSync(p, { force: true });
+      } catch {}
+    }
   }
   return rec;
 }
 
 // ---------------------------------------------------------------------------
-// reporting
-
-function fmtInt(x) {
-  return x == null ? '-' : Math.round(x).toLocaleString('en-US');
-}
-function fmt(x, digits) {
-  return x == null ? '-' : x.toFixed(digits);
-}
+// summaries
 
 function summarize(runs) {
   const ok = runs.filter((r) => r.ok);
-  return {
+  const s = {
     rounds_ok: ok.length,
     median_rps: median(ok.map((r) => r.loadgen.rps)),
     p50_us: median(ok.map((r) => r.loadgen.p50_us)),
@@ -448,41 +726,368 @@ function summarize(runs) {
     loadgen_cpu_util: median(ok.map((r) => r.loadgen.loadgen_cpu_s / r.loadgen.seconds)),
     other_cpu_util_max: ok.length ? Math.max(...ok.map((r) => r.other_cpu_util || 0)) : null,
     errors: ok.reduce((a, r) => a + r.loadgen.errors + (r.warmup ? r.warmup.errors : 0), 0),
-    mismatches: ok.reduce((a, r) => a + r.mismatches, 0),
+    mismatches: runs.reduce((a, r) => a + (r.mismatches || 0), 0),
   };
+  const stats = ok.map((r) => r.server_stats).filter(Boolean);
+  if (stats.length) {
+    s.server_stats = {};
+    for (const k of Object.keys(stats[0])) s.server_stats[k] = median(stats.map((x) => x[k]));
+  }
+  return s;
+}
+
+/** Per-round ratios a/b of `get(run)`, their median, and the ratio of medians. */
+function ratio(res, a, b, get, getSummary) {
+  const A = res.servers[a];
+  const B = res.servers[b];
+  if (!A || !B || !A.runs.length || !B.runs.length) return null;
+  const per = [];
+  for (let i = 0; i < Math.max(A.runs.length, B.runs.length); i++) {
+    const x = A.runs[i];
+    const y = B.runs[i];
+    if (x && y && x.ok && y.ok && get(y) > 0 && get(x) != null) per.push(get(x) / get(y));
+  }
+  const ma = getSummary(A.summary);
+  const mb = getSummary(B.summary);
+  return { per_round: per, median_of_ratios: median(per), ratio_of_medians: ma != null && mb ? ma / mb : null };
+}
+
+const rpsRatio = (res, a, b) => ratio(res, a, b, (r) => r.loadgen.rps, (s) => s.median_rps);
+const p50Ratio = (res, a, b) => ratio(res, a, b, (r) => r.loadgen.p50_us, (s) => s.p50_us);
+
+function evaluateTargets(results) {
+  const byName = Object.fromEntries(results.map((r) => [r.name, r]));
+  return targetDefs().map((t) => {
+    const res = byName[t.workload];
+    const row = { ...t, value: null, status: 'n/a' };
+    const sa = res && res.servers[t.a];
+    const sb = res && res.servers[t.b];
+    const why = (s, k) => (!res ? 'workload not run' : !s ? `${k} not run` : s.skipped ? `${k} skipped: ${s.skipped}` : s.summary && s.summary.rounds_ok ? null : `${k} failed`);
+    row.reason = why(sa, t.a) || why(sb, t.b);
+    if (row.reason) return row;
+    if (t.kind === 'rps') {
+      const r = rpsRatio(res, t.a, t.b);
+      row.value = r && r.median_of_ratios;
+      row.detail = r;
+      if (row.value != null) row.status = row.value >= t.min ? 'MET' : 'MISSED';
+    } else if (t.kind === 'p50') {
+      const r = p50Ratio(res, t.a, t.b);
+      row.value = r && r.median_of_ratios;
+      row.detail = r;
+      if (row.value != null) row.status = row.value <= t.max ? 'MET' : 'MISSED';
+    } else if (t.kind === 'rss') {
+      const a = sa.summary.peak_rss_kib;
+      const b = sb.summary.peak_rss_kib;
+      row.value = a != null && b ? a / b : null;
+      row.detail = { a_kib: a, b_kib: b };
+      if (row.value != null) row.status = row.value <= t.max ? 'MET' : 'MISSED';
+    }
+    if (row.value == null) row.reason = 'no ratio (no matching rounds)';
+    return row;
+  });
+}
+
+// ---------------------------------------------------------------------------
+// reporting: console
+
+function fmtInt(x) {
+  return x == null ? '-' : Math.round(x).toLocaleString('en-US');
+}
+function fmt(x, digits) {
+  return x == null ? '-' : x.toFixed(digits);
+}
+function need(t) {
+  return t.kind === 'rps' ? `>= ${t.min.toFixed(2)}` : `<= ${t.max.toFixed(2)}`;
 }
 
 function printTable(w, res, opts) {
   const keys = Object.keys(res.servers);
-  const labels = keys.map((k) => SERVERS[k].label);
-  const width = Math.max(14, ...labels.map((l) => l.length)) + 2;
+  const labels = keys.map((k) => shortLabel(k, res));
+  const width = Math.max(10, ...labels.map((l) => l.length)) + 2;
   const first = 26;
-  const row = (name, cells) => console.log(name.padEnd(first) + cells.map((c) => String(c).padStart(width)).join(''));
-  const clients = opts.clients || w.clients;
-  console.log(`\n== ${w.name}: ${w.title}, ${clients} clients (${opts.rounds} rounds x ${opts.duration} s, warm-up ${opts.warmup} s)`);
+  const lines = [];
+  const row = (name, cells) => lines.push(name.padEnd(first) + cells.map((c) => String(c).padStart(width)).join(''));
+  lines.push('');
+  lines.push(`== ${w.name}: ${w.title} (${FAMILIES[w.family].cls}), ${res.clients} client${res.clients > 1 ? 's' : ''} (${opts.rounds} rounds x ${res.duration_s} s, warm-up ${opts.warmup} s)`);
   row('', labels);
+  const cell = (k, f) => {
+    const s = res.servers[k];
+    if (s.missing) return '—';
+    if (s.skipped) return 'skipped';
+    return f(s);
+  };
   for (let i = 0; i < opts.rounds; i++) {
-    row(`round ${i + 1} req/s`, keys.map((k) => {
-      const r = res.servers[k].runs[i];
+    row(`round ${i + 1} req/s`, keys.map((k) => cell(k, (s) => {
+      const r = s.runs[i];
       return !r ? '-' : r.ok ? fmtInt(r.loadgen.rps) : 'FAILED';
-    }));
+    })));
   }
-  const s = keys.map((k) => res.servers[k].summary);
-  row('median req/s', s.map((x) => fmtInt(x.median_rps)));
-  row('p50 latency (us)', s.map((x) => fmt(x.p50_us, 0)));
-  row('p99 latency (us)', s.map((x) => fmt(x.p99_us, 0)));
-  row('server CPU (us/request)', s.map((x) => fmt(x.cpu_us_per_request, 1)));
-  row('server CPU (cores)', s.map((x) => fmt(x.cpu_util, 2)));
-  row('server peak RSS (MiB)', s.map((x) => (x.peak_rss_kib == null ? '-' : fmt(x.peak_rss_kib / 1024, 1))));
-  row('loadgen CPU (cores)', s.map((x) => fmt(x.loadgen_cpu_util, 2)));
-  row('other processes CPU (max)', s.map((x) => fmt(x.other_cpu_util_max, 2)));
-  row('errors / mismatches', s.map((x) => `${x.errors} / ${x.mismatches}`));
-  for (const [k, r] of Object.entries(res.ratios)) {
-    console.log(
-      `ratio ${SERVERS[k].label} / ${SERVERS[w.baseline].label} req/s: median of per-round ratios ` +
-        `${fmt(r.median_of_ratios, 3)}, ratio of medians ${fmt(r.ratio_of_medians, 3)}`,
-    );
+  const S = (f) => keys.map((k) => cell(k, (s) => f(s.summary)));
+  row('median req/s', S((x) => fmtInt(x.median_rps)));
+  const ref = refServer(res);
+  if (ref && res.servers[ref] && res.servers[ref].summary) {
+    row(`ratio / ${shortLabel(ref, res)}`, keys.map((k) => cell(k, () => {
+      const r = rpsRatio(res, k, ref);
+      return r && r.median_of_ratios != null ? fmt(r.median_of_ratios, 2) : '-';
+    })));
   }
+  row('p50 latency (us)', S((x) => fmt(x.p50_us, 0)));
+  row('p99 latency (us)', S((x) => fmt(x.p99_us, 0)));
+  row('server CPU (us/request)', S((x) => fmt(x.cpu_us_per_request, 1)));
+  row('server CPU (cores)', S((x) => fmt(x.cpu_util, 2)));
+  row('server peak RSS (MiB)', S((x) => (x.peak_rss_kib == null ? '-' : fmt(x.peak_rss_kib / 1024, 1))));
+  row('loadgen CPU (cores)', S((x) => fmt(x.loadgen_cpu_util, 2)));
+  row('other processes CPU (max)', S((x) => fmt(x.other_cpu_util_max, 2)));
+  row('errors / mismatches', S((x) => `${x.errors} / ${x.mismatches}`));
+  for (const k of keys) {
+    const st = res.servers[k].summary && res.servers[k].summary.server_stats;
+    if (st) lines.push(`${res.servers[k].label} fork cost (medians, us): ${forkStatsText(st)}`);
+  }
+  out(lines.join('\n'));
+}
+
+/** A server's short name in a workload: native, js, node:net or node:dgram, CPython, C epoll. */
+function shortLabel(k, res) {
+  return k === 'net' ? (res.mode === 'dgram' ? 'node:dgram' : 'node:net') : SHORT[k] || k;
+}
+
+/** The server each workload's ratios are shown against: node:net/dgram, CPython for forking. */
+function refServer(res) {
+  return res.family === 'fork-tcp-conn' ? 'python' : 'net';
+}
+
+function forkStatsText(st) {
+  const parts = [`park ${fmt(st.parkUs, 0)}`, `sweep ${fmt(st.sweepUs, 0)}`, `fork ${fmt(st.forkUs, 0)}`];
+  if (st.childStartUs != null) parts.push(`child start ${fmt(st.childStartUs, 0)}`);
+  return parts.join(', ');
+}
+
+// ---------------------------------------------------------------------------
+// reporting: Markdown
+
+function mdTable(header, align, rows) {
+  const lines = [`| ${header.join(' | ')} |`, `|${align.map((a) => (a === 'r' ? '--:' : '---')).join('|')}|`];
+  for (const r of rows) lines.push(`| ${r.join(' | ')} |`);
+  return lines.join('\n');
+}
+
+function renderMarkdown(report) {
+  const { env, options } = report;
+  const L = [];
+  L.push('# Benchmark results');
+  L.push('');
+  L.push(
+    `${report.date} · node ${env.node} · Python ${env.python || '—'} · ${env.cpu_model} (${env.cpus} cores) · Linux ${env.kernel}` +
+      (env.git_commit ? ` · commit ${env.git_commit.slice(0, 10)}` : ''),
+  );
+  L.push('');
+  L.push(
+    `${options.rounds} round${options.rounds > 1 ? 's' : ''} (interleaved) × ${options.duration_s} s ` +
+      `(1-client workloads ${options.latency_duration_s} s), warm-up ${options.warmup_s} s; medians over rounds; ` +
+      `ratios are medians of per-round ratios. Run took ${fmtDuration(report.elapsed_s)}. ` +
+      'Uppercase-echo protocol of the Python docs; every reply verified by `bench/loadgen`.',
+  );
+  L.push('');
+  L.push('![req/s per workload and server](latest.svg)');
+  L.push('');
+  const shownTargets = report.targets.filter((t) => t.reason !== 'workload not run');
+  if (shownTargets.length) L.push('## Targets (issues 3 and 4)', '', mdTable(['target', 'measured', 'needed', 'result'], ['l', 'r', 'r', 'l'], shownTargets.map((t) => [
+    t.text + (t.kind === 'p50' ? ' (p50 ratio)' : t.kind === 'rss' ? ' (RSS ratio)' : ' (req/s ratio)'),
+    t.value == null ? '—' : fmt(t.value, 2),
+    need(t).replace('>=', '≥').replace('<=', '≤'),
+    t.status === 'n/a' ? `n/a (${t.reason})` : `**${t.status}**`,
+  ])));
+  L.push('');
+  for (const res of report.workloads) {
+    L.push(`## ${res.name}: ${res.title}, ${res.clients} client${res.clients > 1 ? 's' : ''} in flight`);
+    L.push('');
+    const ref = refServer(res);
+    const hasRef = res.servers[ref] && !res.servers[ref].missing && !res.servers[ref].skipped;
+    const refLabel = ref === 'python' ? 'CPython' : res.mode === 'dgram' ? 'node:dgram' : 'node:net';
+    const rows = [];
+    for (const [k, s] of Object.entries(res.servers)) {
+      if (s.missing) {
+        rows.push([s.label, `— (${s.missing})`, '—', '—', '—', '—', '—']);
+        continue;
+      }
+      if (s.skipped) {
+        rows.push([s.label, `skipped: ${s.skipped}`, '', '', '', '', '']);
+        continue;
+      }
+      const x = s.summary;
+      if (!x || !x.rounds_ok) {
+        rows.push([s.label, 'FAILED', '', '', '', '', '']);
+        continue;
+      }
+      let r = '—';
+      if (hasRef) {
+        const q = rpsRatio(res, k, ref);
+        r = q && q.median_of_ratios != null ? fmt(q.median_of_ratios, 2) : '—';
+      }
+      const bad = x.mismatches ? ` (${x.mismatches} MISMATCHES)` : x.errors ? ` (${x.errors} errors)` : '';
+      rows.push([s.label, fmtInt(x.median_rps) + bad, r, fmt(x.p50_us, 0), fmt(x.p99_us, 0), fmt(x.cpu_us_per_request, 1),
+        x.peak_rss_kib == null ? '—' : fmt(x.peak_rss_kib / 1024, 1)]);
+    }
+    L.push(mdTable(['server', 'req/s', `vs ${refLabel}`, 'p50 µs', 'p99 µs', 'CPU µs/req', 'peak RSS MiB'], ['l', 'r', 'r', 'r', 'r', 'r', 'r'], rows));
+    const noise = Math.max(0, ...Object.values(res.servers).map((s) => (s.summary && s.summary.other_cpu_util_max) || 0));
+    const notes = [];
+    if (noise > 0.2) notes.push(`other processes used up to ${noise.toFixed(2)} cores during these runs: numbers disturbed`);
+    for (const s of Object.values(res.servers)) {
+      const st = s.summary && s.summary.server_stats;
+      if (st) {
+        notes.push(
+          `${s.label} fork cost, medians of \`transport.processes.stats()\` after each fork: park ${fmt(st.parkUs, 0)} µs, ` +
+            `MADV_DOFORK sweep ${fmt(st.sweepUs, 0)} µs, fork() ${fmt(st.forkUs, 0)} µs` +
+            (st.childStartUs != null ? `; child start (processRequest() entry in the parent → handler start in the child) ${fmt(st.childStartUs, 0)} µs` : ''),
+        );
+      }
+    }
+    if (res.family === 'fork-tcp-conn') notes.push('server CPU includes reaped children (cutime + cstime); peak RSS is the parent’s.');
+    if (notes.length) {
+      L.push('');
+      for (const n of notes) L.push(`- ${n}`);
+    }
+    L.push('');
+  }
+  if (report.fork_stress) {
+    L.push('## Fork stress (`bench/fork-stress.js`)');
+    L.push('');
+    L.push('```');
+    L.push(JSON.stringify(report.fork_stress.result || report.fork_stress));
+    L.push('```');
+    L.push('');
+  }
+  if (report.problems.length || report.warnings.length) {
+    L.push('## Problems and warnings');
+    L.push('');
+    for (const p of report.problems) L.push(`- FAIL: ${p.replace(/\n/g, ' ')}`);
+    for (const w of report.warnings) L.push(`- warning: ${w.replace(/\n/g, ' ')}`);
+    L.push('');
+  }
+  return L.join('\n');
+}
+
+// ---------------------------------------------------------------------------
+// reporting: SVG (small multiples: one panel per workload family and client
+// count, one bar per server, each panel with its own req/s axis)
+
+const COLORS = { native: '#1f77b4', js: '#17becf', net: '#ff7f0e', python: '#2ca02c', c: '#7f7f7f' };
+const SHORT = { native: 'native', js: 'js', python: 'CPython', c: 'C epoll' };
+const LEGEND = { native: 'native (this package)', js: 'js transport', net: 'node:net / node:dgram', python: 'CPython socketserver', c: 'C epoll (ceiling)' };
+
+function esc(s) {
+  return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function niceStep(max, ticks) {
+  const raw = max / ticks;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= raw) return m * p;
+  return 10 * p;
+}
+
+function shortNum(x) {
+  if (x >= 1e6) return `${+(x / 1e6).toFixed(1)}M`;
+  if (x >= 1e3) return `${+(x / 1e3).toFixed(x >= 1e4 ? 0 : 1)}k`;
+  return String(Math.round(x));
+}
+
+function renderSvg(report) {
+  const fams = [...new Set(report.workloads.map((r) => r.family))];
+  const cols = [32, 1].filter((c) => report.workloads.some((r) => (c === 1 ? r.clients === 1 : r.clients !== 1)));
+  const serverKeys = ALL.filter((k) => report.workloads.some((r) => r.servers[k]));
+  const W = cols.length > 1 ? 980 : 520;
+  const panelW = (W - 20) / cols.length;
+  const labelW = 80;
+  const barH = 13;
+  const gap = 4;
+  const top = 70;
+  const maxBars = Math.max(1, ...report.workloads.map((r) => Object.keys(r.servers).length));
+  const panelH = 24 + maxBars * (barH + gap) + 26;
+  const H = top + fams.length * panelH + 10;
+  const S = [];
+  S.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="11">`);
+  S.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
+  S.push(`<text x="10" y="20" font-size="15" font-weight="bold">socketserver benchmarks: requests per second (higher is better)</text>`);
+  S.push(`<text x="10" y="36" fill="#555">${esc(`${report.date.slice(0, 10)}, node ${report.env.node}, ${report.env.cpu_model} (${report.env.cpus} cores); median of ${report.options.rounds} round(s); each panel has its own scale`)}</text>`);
+  let lx = 10;
+  for (const k of serverKeys) {
+    S.push(`<rect x="${lx}" y="46" width="12" height="12" fill="${COLORS[k]}"/>`);
+    S.push(`<text x="${lx + 16}" y="56">${esc(LEGEND[k])}</text>`);
+    lx += 22 + LEGEND[k].length * 6.2;
+  }
+  fams.forEach((fam, fi) => {
+    cols.forEach((c, ci) => {
+      const res = report.workloads.find((r) => r.family === fam && (c === 1 ? r.clients === 1 : r.clients !== 1));
+      const x0 = 10 + ci * panelW;
+      const y0 = top + fi * panelH;
+      if (!res) return;
+      const cls = FAMILIES[fam].cls;
+      S.push(`<text x="${x0}" y="${y0 + 14}"><tspan font-weight="bold">${esc(`${res.title}, ${res.clients} client${res.clients > 1 ? 's' : ''}`)}</tspan><tspan fill="#555" dx="6">(${esc(cls)})</tspan></text>`);
+      const entries = Object.entries(res.servers);
+      const vals = entries.map(([, s]) => (s.summary && s.summary.rounds_ok ? s.summary.median_rps : null));
+      const max = Math.max(1, ...vals.filter((v) => v != null));
+      const step = niceStep(max, 4);
+      const axisMax = Math.ceil(max / step) * step;
+      const plotX = x0 + labelW;
+      const plotW = panelW - labelW - 60;
+      const scale = (v) => (v / axisMax) * plotW;
+      const yb = y0 + 22;
+      const plotBottom = yb + entries.length * (barH + gap);
+      for (let t = 0; t <= axisMax + 1e-9; t += step) {
+        const tx = plotX + scale(t);
+        S.push(`<line x1="${tx.toFixed(1)}" y1="${yb - 2}" x2="${tx.toFixed(1)}" y2="${plotBottom}" stroke="#e3e3e3"/>`);
+        S.push(`<text x="${tx.toFixed(1)}" y="${plotBottom + 12}" text-anchor="middle" fill="#555" font-size="10">${shortNum(t)}</text>`);
+      }
+      S.push(`<line x1="${plotX}" y1="${yb - 2}" x2="${plotX}" y2="${plotBottom}" stroke="#333"/>`);
+      S.push(`<text x="${plotX + plotW}" y="${plotBottom + 24}" text-anchor="end" fill="#555" font-size="10">req/s</text>`);
+      entries.forEach(([k, s], i) => {
+        const y = yb + i * (barH + gap);
+        const short = shortLabel(k, res);
+        S.push(`<text x="${plotX - 6}" y="${y + barH - 3}" text-anchor="end">${esc(short)}</text>`);
+        const v = vals[i];
+        if (v == null) {
+          const why = s.missing ? `— (${s.missing})` : s.skipped ? `skipped (${s.skipped})` : 'failed';
+          S.push(`<text x="${plotX + 4}" y="${y + barH - 3}" fill="#888">${esc(why)}</text>`);
+          return;
+        }
+        const bw = Math.max(1, scale(v));
+        S.push(`<rect x="${plotX}" y="${y}" width="${bw.toFixed(1)}" height="${barH}" fill="${COLORS[k] || '#999'}"><title>${esc(`${s.label}: ${fmtInt(v)} req/s`)}</title></rect>`);
+        S.push(`<text x="${(plotX + bw + 4).toFixed(1)}" y="${y + barH - 3}" fill="#222">${esc(fmtInt(v))}</text>`);
+      });
+    });
+  });
+  S.push('</svg>');
+  return S.join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------
+// fork stress (optional step)
+
+async function runForkStress(n) {
+  const deadline = Math.max(60, Math.ceil(n / 5)); // seconds for the clients
+  const args = [path.join(ROOT, 'bench', 'fork-stress.js'), '--forks', String(n), '--deadline', String(deadline)];
+  const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true }), true);
+  let stdout = '';
+  const err = new Tail();
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => err.push(c));
+  const timer = setTimeout(() => killChild(child), (deadline + 120) * 1000);
+  const { code, signal, error } = await child.exited;
+  clearTimeout(timer);
+  try {
+    process.kill(-child.pid, 'SIGKILL'); // its client process and any straggler
+  } catch {}
+  groups.delete(child.pid);
+  const rec = { command: `node bench/fork-stress.js --forks ${n} --deadline ${deadline}`, code, signal, stderr_tail: err.buf.slice(-1000) || undefined };
+  if (error) rec.error = error.message;
+  try {
+    rec.result = JSON.parse(stdout.trim().split('\n').pop());
+  } catch {
+    rec.error = rec.error || `no JSON output: ${JSON.stringify(stdout.slice(-300))}`;
+  }
+  rec.ok = code === 0 && !!rec.result;
+  return rec;
 }
 
 // ---------------------------------------------------------------------------
@@ -490,97 +1095,173 @@ function printTable(w, res, opts) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (process.platform !== 'linux') usage('Linux only (/proc, epoll)');
-  ensureLoadgen();
+  ensureBinary('loadgen');
+  const useC = !opts.servers || opts.servers.includes('c');
+  if (useC) ensureBinary('c-epoll');
 
-  const workloads = WORKLOADS.filter((w) => (opts.workloads ? opts.workloads.includes(w.name) : w.default !== false));
+  const workloads = WORKLOADS.filter((w) => (opts.only ? opts.only.has(w.name) : true));
   const problems = [];
   const warnings = [];
+  const notes = [];
   const results = [];
+  const t0 = Date.now();
 
+  // Plan: which server runs which workload; skipped and missing cells.
+  const plans = [];
+  const checked = {};
   for (const w of workloads) {
     const keys = w.servers.filter((k) => !opts.servers || opts.servers.includes(k));
     if (!keys.length) continue;
-    const res = { name: w.name, title: w.title, transport: w.transport, mode: w.mode, clients: opts.clients || w.clients, baseline: w.baseline, servers: {}, ratios: {} };
-    const skip = {};
+    const res = {
+      name: w.name, title: w.title, family: w.family, transport: w.transport, mode: w.mode,
+      clients: clientsOf(w, opts), duration_s: durationOf(w, opts), baseline: w.baseline || null, servers: {}, ratios: {},
+    };
+    const run = [];
     for (const k of keys) {
-      res.servers[k] = { label: SERVERS[k].label, runs: [] };
       const def = SERVERS[k];
-      if (!def.args[`${w.transport}/${w.mode}`]) skip[k] = `does not support ${w.transport}/${w.mode}`;
-      else if (def.check && def.check()) skip[k] = def.check();
-      else if (def.warn && def.warn()) warnings.push(`${def.label}: ${def.warn()}`);
-      if (skip[k]) {
-        res.servers[k].error = skip[k];
-        problems.push(`${w.name} / ${def.label}: ${skip[k]}`);
+      const s = (res.servers[k] = { label: def.label(w.family), runs: [] });
+      if (!def.args[w.family]) {
+        s.missing = (def.missing && def.missing[w.family]) || `${def.name} has no ${w.family} server`;
+        continue;
       }
+      if (!(k in checked)) {
+        checked[k] = def.check ? def.check() : null;
+        if (checked[k] && checked[k].skip) notes.push(`${def.name}: skipped: ${checked[k].skip}`);
+        const wmsg = !checked[k] && def.warn && def.warn();
+        if (wmsg) warnings.push(`${def.name}: ${wmsg}`);
+      }
+      const c = checked[k];
+      if (c && c.skip) {
+        s.skipped = c.skip;
+        continue;
+      }
+      if (c && c.fail) {
+        s.error = c.fail;
+        problems.push(`${w.name} / ${s.label}: ${c.fail}`);
+        continue;
+      }
+      run.push(k);
     }
+    plans.push({ w, res, run });
+  }
+  const totalRuns = plans.reduce((a, p) => a + p.run.length * opts.rounds, 0);
+  const expected = plans.reduce((a, p) => a + p.run.length * opts.rounds * (RUN_OVERHEAD_S + opts.warmup + durationOf(p.w, opts)), 0);
+  for (const n of notes) progress.log(`bench: ${n}`);
+  progress.log(`bench: ${plans.length} workloads, ${totalRuns} runs, about ${fmtDuration(expected)} (m:ss)${opts.forkStress ? ' + fork stress' : ''}`);
+  progress.begin(totalRuns + (opts.forkStress > 0 ? 1 : 0), expected + opts.forkStress / 100);
+
+  for (const { w, res, run } of plans) {
     for (let round = 1; round <= opts.rounds; round++) {
-      for (const k of keys) {
-        if (skip[k]) continue;
-        process.stderr.write(`bench: ${w.name} round ${round}/${opts.rounds}: ${SERVERS[k].label} ... `);
+      for (const k of [...run]) {
+        const label = `${w.name} round ${round}/${opts.rounds}: ${res.servers[k].label}`;
+        progress.start(label, RUN_OVERHEAD_S + opts.warmup + durationOf(w, opts));
         const rec = await runOne(w, k, round, opts);
+        if (rec.unsupported) {
+          // The server refuses this workload (e.g. ERR_SOCKETSERVER_UNSUPPORTED): a "—" cell.
+          res.servers[k].missing = rec.unsupported;
+          run.splice(run.indexOf(k), 1);
+          progress.total -= opts.rounds - round;
+          progress.end(`unsupported: ${rec.unsupported}`);
+          continue;
+        }
         res.servers[k].runs.push(rec);
         if (loadgenStderr.length) rec.loadgen_stderr = loadgenStderr.splice(0).join('\n');
-        const diag = rec.loadgen_stderr ? `${rec.loadgen_stderr.replace(/^/gm, '    ')}\n` : '';
+        const diag = rec.loadgen_stderr ? `\n${rec.loadgen_stderr.replace(/^/gm, '    ')}` : '';
+        const where = `${w.name} / ${res.servers[k].label} round ${round}`;
         if (!rec.ok) {
-          process.stderr.write(`FAILED\n${diag}`);
-          problems.push(`${w.name} / ${SERVERS[k].label} round ${round}: ${rec.error}`);
+          progress.end(`FAILED${diag}`);
+          if (progress.tty) progress.log(`bench: ${where}: FAILED: ${rec.error}${diag}`);
+          problems.push(`${where}: ${rec.error}`);
           continue;
         }
         const l = rec.loadgen;
-        process.stderr.write(`${fmtInt(l.rps)} req/s, p99 ${fmt(l.p99_us, 0)} us, errors ${l.errors}, mismatches ${rec.mismatches}\n${diag}`);
-        if (rec.mismatches) problems.push(`${w.name} / ${SERVERS[k].label} round ${round}: ${rec.mismatches} MISMATCHED replies`);
+        progress.end(`${fmtInt(l.rps)} req/s, p50 ${fmt(l.p50_us, 0)} us, p99 ${fmt(l.p99_us, 0)} us, errors ${l.errors}, mismatches ${rec.mismatches}${diag}`);
+        if (rec.mismatches) {
+          problems.push(`${where}: ${rec.mismatches} MISMATCHED replies`);
+          if (progress.tty) progress.log(`bench: ${where}: ${rec.mismatches} MISMATCHED replies${diag}`);
+        }
         if (l.errors || (rec.warmup && rec.warmup.errors))
-          warnings.push(`${w.name} / ${SERVERS[k].label} round ${round}: ${l.errors} errors ${JSON.stringify(l.error_kinds)}`);
-        if (rec.server_exit && (rec.server_exit.code !== 0 || rec.server_exit.killed))
-          warnings.push(`${w.name} / ${SERVERS[k].label} round ${round}: server did not exit cleanly on SIGTERM (${JSON.stringify(rec.server_exit)})`);
+          warnings.push(`${where}: ${l.errors} errors ${JSON.stringify(l.error_kinds)}${rec.warmup && rec.warmup.errors ? `, ${rec.warmup.errors} in warm-up` : ''}`);
+        const ex = rec.server_exit;
+        if (ex && (ex.code !== 0 || ex.killed)) warnings.push(`${where}: server did not exit cleanly on SIGTERM (${JSON.stringify(ex)})`);
+        if (ex && ex.leftovers) warnings.push(`${where}: server left processes in its group (killed)`);
         if (rec.server_stderr_bytes)
-          warnings.push(`${w.name} / ${SERVERS[k].label} round ${round}: server wrote ${rec.server_stderr_bytes} bytes to stderr, tail: ${JSON.stringify(rec.server_stderr_tail.slice(-300))}`);
+          warnings.push(`${where}: server wrote ${rec.server_stderr_bytes} bytes to stderr, tail: ${JSON.stringify(rec.server_stderr_tail.slice(-300))}`);
       }
     }
-    for (const k of keys) res.servers[k].summary = summarize(res.servers[k].runs);
-    const base = res.servers[w.baseline];
-    if (base) {
-      for (const k of keys) {
-        if (k === w.baseline) continue;
-        const per = [];
-        for (let i = 0; i < opts.rounds; i++) {
-          const a = res.servers[k].runs[i];
-          const b = base.runs[i];
-          if (a && b && a.ok && b.ok && b.loadgen.rps > 0) per.push(a.loadgen.rps / b.loadgen.rps);
-        }
-        const ma = res.servers[k].summary.median_rps;
-        const mb = base.summary.median_rps;
-        res.ratios[k] = { per_round: per, median_of_ratios: median(per), ratio_of_medians: ma != null && mb ? ma / mb : null };
+    for (const [k, s] of Object.entries(res.servers)) if (s.runs.length) s.summary = summarize(s.runs);
+    for (const ref of ['net', 'c', 'python']) {
+      if (!res.servers[ref] || !res.servers[ref].summary) continue;
+      res.ratios[`vs_${ref}`] = {};
+      for (const k of Object.keys(res.servers)) {
+        if (k === ref || !res.servers[k].summary) continue;
+        res.ratios[`vs_${ref}`][k] = { rps: rpsRatio(res, k, ref), p50: p50Ratio(res, k, ref) };
       }
     }
     results.push(res);
     printTable(w, res, opts);
   }
 
-  let commit = null;
-  try {
-    commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {}
-  const out = {
+  let forkStress = null;
+  if (opts.forkStress > 0) {
+    if (!fs.existsSync(DIST_INDEX)) {
+      problems.push(`fork stress: ${rel(DIST_INDEX)} not found`);
+    } else {
+      progress.start(`fork stress: ${opts.forkStress} forks`, opts.forkStress / 100);
+      forkStress = await runForkStress(opts.forkStress);
+      progress.end(forkStress.ok ? JSON.stringify(forkStress.result) : `FAILED ${forkStress.error || JSON.stringify(forkStress.result)}`);
+      out(`\n== fork stress: ${JSON.stringify(forkStress.result || forkStress.error)}`);
+      if (!forkStress.ok) problems.push(`fork stress failed: ${forkStress.error || JSON.stringify(forkStress.result)}`);
+    }
+  }
+  progress.finish();
+
+  const targets = evaluateTargets(results);
+  const shown = targets.filter((t) => t.reason !== 'workload not run');
+  const tl = ['', '== targets (issues 3 and 4), ratios measured in this run'];
+  const tw = Math.max(0, ...shown.map((t) => t.text.length));
+  for (const t of shown) {
+    tl.push(`${t.status.padEnd(7)} ${t.text.padEnd(tw)}  ${t.value == null ? '   -' : fmt(t.value, 2).padStart(6)}  (${need(t)})${t.status === 'n/a' ? `  ${t.reason}` : ''}`);
+  }
+  if (shown.length) out(tl.join('\n'));
+
+  const commit = tryExec('git', ['-C', ROOT, 'rev-parse', 'HEAD']);
+  const report = {
     date: new Date().toISOString(),
     ok: problems.length === 0,
-    options: { rounds: opts.rounds, duration_s: opts.duration, warmup_s: opts.warmup, clients: opts.clients, request_timeout_s: REQUEST_TIMEOUT_S },
+    elapsed_s: (Date.now() - t0) / 1000,
+    options: {
+      rounds: opts.rounds, duration_s: opts.duration, latency_duration_s: +(opts.duration * LATENCY_DURATION_SCALE).toFixed(2),
+      warmup_s: opts.warmup, clients: opts.clients, request_timeout_s: REQUEST_TIMEOUT_S,
+      only: opts.only ? [...opts.only] : null, servers: opts.servers, fork_stress: opts.forkStress,
+    },
     env: {
       node: process.version,
+      python: pythonVersion(),
+      cc: (tryExec('cc', ['--version']) || '').split('\n')[0] || null,
       kernel: os.release(),
       cpus: os.cpus().length,
-      cpu_model: (os.cpus()[0] || {}).model,
+      cpu_model: cpuModel(),
+      loadavg: os.loadavg(),
       git_commit: commit,
     },
+    targets,
     workloads: results,
+    fork_stress: forkStress,
     problems,
     warnings,
   };
+  const base = opts.out.replace(/\.json$/, '');
   fs.mkdirSync(path.dirname(opts.out), { recursive: true });
-  fs.writeFileSync(`${opts.out}.tmp`, JSON.stringify(out, null, 2) + '\n');
-  fs.renameSync(`${opts.out}.tmp`, opts.out);
-  console.log(`\nresults: ${rel(opts.out)}`);
-  for (const x of warnings) console.log(`WARNING: ${x}`);
+  const write = (file, text) => {
+    fs.writeFileSync(`${file}.tmp`, text);
+    fs.renameSync(`${file}.tmp`, file);
+  };
+  write(opts.out, JSON.stringify(report, null, 2) + '\n');
+  write(`${base}.md`, renderMarkdown(report));
+  write(`${base}.svg`, renderSvg(report));
+  out(`\nresults: ${rel(opts.out)}, ${rel(base)}.md, ${rel(base)}.svg (${fmtDuration(report.elapsed_s)})`);
+  for (const x of warnings) out(`WARNING: ${x}`);
   if (problems.length) {
     console.error('');
     for (const p of problems) console.error(`FAIL: ${p}`);
@@ -590,6 +1271,7 @@ async function main() {
 }
 
 main().catch((err) => {
+  progress.finish();
   console.error(`bench: ${err.stack || err}`);
   killAllChildren();
   cleanupTmp();
