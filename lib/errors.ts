@@ -16,9 +16,9 @@ function withCode<E extends Error>(error: E, code: string): E & CodedError {
   return Object.assign(error, { code });
 }
 
-/** A feature this transport or platform cannot provide. */
-export function unsupported(feature: string): CodedError {
-  return withCode(new Error(`${feature} is not supported here`), 'ERR_SOCKETSERVER_UNSUPPORTED');
+/** A feature this transport or platform cannot provide; `what` says which and where. */
+export function unsupported(what: string): CodedError {
+  return withCode(new Error(`not supported: ${what}`), 'ERR_SOCKETSERVER_UNSUPPORTED');
 }
 
 /** An operation on a server that was closed with `serverClose()`. */
