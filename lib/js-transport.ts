@@ -243,6 +243,7 @@ class JsStream implements StreamHandle {
   }
 
   waitReadable(): Promise<void> {
+    if (this.#size > 0 || this.#eof || this.#error !== null) return Promise.resolve();
     return this.#readable.wait();
   }
 

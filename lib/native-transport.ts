@@ -17,23 +17,53 @@ const EV_ERROR = 4;
 /**
  * Resolves once the socket is ready, or in error: libuv reports a socket
  * error on a poll handle only as a status, so the caller's next recv() or
- * send() is what reports the real error (ECONNRESET, EPIPE, ...).
+ * send() is what reports the real error (ECONNRESET, EPIPE, ...). The same
+ * holds for NativeStream's waits.
  */
-function waitOn(target: NativeConnection | NativeListener, events: number): Promise<void> {
+function waitOn(target: NativeListener, events: number): Promise<void> {
   return new Promise<void>((resolve) => {
     target.poll(events, () => resolve());
   });
 }
 
 class NativeStream implements StreamHandle {
+  #readResolve: (() => void) | null = null;
+  #writeResolve: (() => void) | null = null;
+  // One callback per direction for the socket's life: the addon keeps its
+  // reference across waits instead of making one per wait.
+  readonly #onReadable = (): void => {
+    const resolve = this.#readResolve;
+    this.#readResolve = null;
+    resolve?.();
+  };
+  readonly #onWritable = (): void => {
+    const resolve = this.#writeResolve;
+    this.#writeResolve = null;
+    resolve?.();
+  };
+
   constructor(private readonly conn: NativeConnection) {}
 
   fileno(): number { return this.conn.fileno(); }
   recv(n: number): Buffer | null { return this.conn.recv(n); }
   send(data: Uint8Array, offset: number): number | null { return this.conn.send(data, offset); }
-  waitReadable(): Promise<void> { return waitOn(this.conn, UV_READABLE); }
-  waitWritable(): Promise<void> { return waitOn(this.conn, UV_WRITABLE); }
+  waitReadable(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#readResolve = resolve;
+      this.conn.poll(UV_READABLE, this.#onReadable);
+    });
+  }
+
+  waitWritable(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#writeResolve = resolve;
+      this.conn.poll(UV_WRITABLE, this.#onWritable);
+    });
+  }
+
   cancelWait(direction: 'read' | 'write'): void {
+    if (direction === 'read') this.#readResolve = null;
+    else this.#writeResolve = null;
     this.conn.cancelPoll(direction === 'read' ? UV_READABLE : UV_WRITABLE);
   }
   shutdown(how: number): void { this.conn.shutdown(how); }

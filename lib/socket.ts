@@ -54,8 +54,12 @@ async function waitWithTimeout(
 export class StreamSocket {
   #handle: StreamHandle | null;
   #timeout: number | null = null;
-  /** Rejects the pending waits when the socket is closed under them. */
-  #pending = new Set<(error: Error) => void>();
+  /**
+   * The last recv() returned less than it asked for: the kernel has no more
+   * now, so the next one waits for readiness first instead of paying a
+   * system call for EAGAIN.
+   */
+  #drained = false;
 
   /** @internal */
   constructor(handle: StreamHandle) {
@@ -80,31 +84,26 @@ export class StreamSocket {
     return this.#timeout === null ? null : performance.now() + this.#timeout * 1000;
   }
 
-  async #wait(handle: StreamHandle, direction: 'read' | 'write', deadline: number | null, syscall: string): Promise<void> {
-    if (this.#timeout === 0) throw wouldBlock(syscall);
-    let rejectClosed!: (error: Error) => void;
-    const closed = new Promise<never>((_, reject) => { rejectClosed = reject; });
-    this.#pending.add(rejectClosed);
-    try {
-      await waitWithTimeout(
-        () => Promise.race([direction === 'read' ? handle.waitReadable() : handle.waitWritable(), closed]),
-        () => handle.cancelWait(direction),
-        deadline,
-        syscall,
-      );
-    } finally {
-      this.#pending.delete(rejectClosed);
-    }
+  /** Waits for readiness; close() ends the wait (the caller's next call reports EBADF). */
+  #wait(handle: StreamHandle, direction: 'read' | 'write', deadline: number | null, syscall: string): Promise<void> {
+    if (this.#timeout === 0) return Promise.reject(wouldBlock(syscall));
+    const wait = direction === 'read' ? () => handle.waitReadable() : () => handle.waitWritable();
+    if (deadline === null) return wait();
+    return waitWithTimeout(wait, () => handle.cancelWait(direction), deadline, syscall);
   }
 
   /** Receives up to `bufsize` bytes; an empty Buffer means the peer closed. */
   async recv(bufsize: number): Promise<Buffer> {
     if (!Number.isInteger(bufsize) || bufsize < 0) throw outOfRange('bufsize must be an integer >= 0');
     const deadline = this.#deadline();
+    if (this.#drained && this.#timeout !== 0) await this.#wait(this.#open('recv'), 'read', deadline, 'recv');
     for (;;) {
       const handle = this.#open('recv');
       const data = handle.recv(bufsize);
-      if (data !== null) return data;
+      if (data !== null) {
+        this.#drained = data.length > 0 && data.length < bufsize;
+        return data;
+      }
       await this.#wait(handle, 'read', deadline, 'recv');
     }
   }
@@ -142,10 +141,7 @@ export class StreamSocket {
     const handle = this.#handle;
     if (handle === null) return;
     this.#handle = null;
-    handle.close();
-    const error = Object.assign(new Error('the socket was closed'), { code: 'EBADF', errno: -9 });
-    for (const reject of this.#pending) reject(error);
-    this.#pending.clear();
+    handle.close();  // wakes pending waits; their loops then report EBADF
   }
 
   /** The descriptor, or -1 once closed. */

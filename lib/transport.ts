@@ -46,11 +46,13 @@ export interface StreamHandle {
   recv(n: number): Buffer | null;
   /** Bytes of data[offset..] sent; null when it would block. */
   send(data: Uint8Array, offset: number): number | null;
+  /** Resolves when recv() may return something (at once if it would now). */
   waitReadable(): Promise<void>;
   waitWritable(): Promise<void>;
   /** Abandons a pending wait in one direction: its promise never settles. */
   cancelWait(direction: 'read' | 'write'): void;
   shutdown(how: number): void;
+  /** Closes the socket; pending waits resolve (the next call reports EBADF). */
   close(): void;
   getPeerName(): Address;
   getSockName(): Address;

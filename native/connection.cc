@@ -118,6 +118,7 @@ Napi::Value Connection::Shutdown(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Connection::Close(const Napi::CallbackInfo& info) {
+  watch_.WakeAll();  // explicit close: nobody is left waiting on the socket
   CloseNow();
   return info.Env().Undefined();
 }

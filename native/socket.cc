@@ -91,28 +91,28 @@ ssize_t SendNonBlocking(Napi::Env env, int fd, const uint8_t* data, size_t len,
   }
 }
 
-int PollWatch::Active() const {
-  return (on_read_.IsEmpty() ? 0 : UV_READABLE) | (on_write_.IsEmpty() ? 0 : UV_WRITABLE);
-}
+int PollWatch::Waiting() const { return waiting_; }
 
-// Re-arms libuv for the directions still waited on, or stops it.
-void PollWatch::Update() {
-  int active = Active();
-  if (handle_ == nullptr) return;
-  if (active == 0) {
-    uv_poll_stop(handle_);
-    owner_.Reset();
-  } else {
-    uv_poll_start(handle_, active, OnPoll);
+void PollWatch::Apply() {
+  if (handle_ != nullptr && armed_ != started_) {
+    if (armed_ == 0) {
+      uv_poll_stop(handle_);
+    } else if (uv_poll_start(handle_, armed_, OnPoll) != 0) {
+      // The descriptor can no longer be watched: stop; the waiters hear of
+      // it from their next recv()/send().
+      armed_ = 0;
+      uv_poll_stop(handle_);
+    }
+    started_ = armed_;
   }
+  if (armed_ == 0 && waiting_ == 0) owner_.Reset();
 }
 
 void PollWatch::Start(Napi::Env env, int fd, int events, Napi::Object owner,
                       Napi::Function callback) {
   if (events != UV_READABLE && events != UV_WRITABLE)
     ThrowRangeError(env, "ERR_OUT_OF_RANGE", "poll events must be POLLIN or POLLOUT");
-  Napi::FunctionReference& slot = events == UV_READABLE ? on_read_ : on_write_;
-  if (!slot.IsEmpty()) {
+  if (waiting_ & events) {
     Napi::Error e = Napi::Error::New(env, "a wait in that direction is already pending on this socket");
     e.Value().Set("code", "ERR_SOCKETSERVER_BUSY");
     throw e;
@@ -131,22 +131,36 @@ void PollWatch::Start(Napi::Env env, int fd, int events, Napi::Object owner,
     handle_ = h;
     env_ = env;
   }
-  int rc = uv_poll_start(handle_, Active() | events, OnPoll);
-  if (rc != 0) ThrowSystemError(env, -rc, "uv_poll_start");
+  if ((started_ & events) == 0) {
+    int rc = uv_poll_start(handle_, started_ | events, OnPoll);
+    if (rc != 0) ThrowSystemError(env, -rc, "uv_poll_start");
+    started_ |= events;
+  }
+  armed_ |= events;
+  waiting_ |= events;
   if (owner_.IsEmpty()) owner_ = Napi::Persistent(owner);
-  slot = Napi::Persistent(callback);
+  Napi::FunctionReference& slot = events == UV_READABLE ? on_read_ : on_write_;
+  if (slot.IsEmpty() || !slot.Value().StrictEquals(callback)) slot = Napi::Persistent(callback);
 }
 
 void PollWatch::Cancel(int events) {
-  if (events & UV_READABLE) on_read_.Reset();
-  if (events & UV_WRITABLE) on_write_.Reset();
-  Update();
+  waiting_ &= ~events;
+  armed_ &= ~events;
+  Apply();
+}
+
+void PollWatch::WakeAll() {
+  if (waiting_ == 0 || env_ == nullptr) return;
+  int fired = waiting_;
+  armed_ = 0;
+  Fire(this, fired, UV_EBADF, 0);
 }
 
 void PollWatch::Close() {
   on_read_.Reset();
   on_write_.Reset();
   owner_.Reset();
+  armed_ = started_ = waiting_ = 0;
   if (handle_ != nullptr) {
     handle_->data = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(handle_),
@@ -155,29 +169,17 @@ void PollWatch::Close() {
   }
 }
 
-void PollWatch::OnPoll(uv_poll_t* handle, int status, int events) {
-  auto* self = static_cast<PollWatch*>(handle->data);
-  if (self == nullptr) return;
+void PollWatch::Fire(PollWatch* self, int fired, int status, int events) {
   Napi::Env env(self->env_);
   Napi::HandleScope scope(env);
-  // Take the callbacks that fire before calling any of them: a callback may
-  // start a new wait or close the socket (and so free `self`).
-  int fired = status < 0 ? self->Active() : (events & self->Active());
-  // Errors and hang-ups wake every waiter: the next recv()/send() reports them.
-  if (events & UV_DISCONNECT) fired = self->Active();
-  Napi::Function read_cb, write_cb;
-  if (fired & UV_READABLE) {
-    read_cb = self->on_read_.Value();
-    self->on_read_.Reset();
-  }
-  if (fired & UV_WRITABLE) {
-    write_cb = self->on_write_.Value();
-    self->on_write_.Reset();
-  }
-  // Keep the owner alive for the duration of the calls: dropping our
-  // reference may make it collectable, and `self` lives inside it.
+  fired &= self->waiting_;
+  self->waiting_ &= ~fired;
+  // Take what the calls need first: a callback may start a new wait or
+  // close the socket (and so free `self`). The owner stays alive meanwhile.
+  Napi::Function read_cb = (fired & UV_READABLE) ? self->on_read_.Value() : Napi::Function();
+  Napi::Function write_cb = (fired & UV_WRITABLE) ? self->on_write_.Value() : Napi::Function();
   Napi::Object owner = self->owner_.IsEmpty() ? Napi::Object() : self->owner_.Value();
-  self->Update();
+  self->Apply();
   napi_value recv = owner.IsEmpty() ? env.Undefined() : static_cast<napi_value>(owner);
   std::initializer_list<napi_value> args = {Napi::Number::New(env, status),
                                            Napi::Number::New(env, events)};
@@ -187,6 +189,17 @@ void PollWatch::OnPoll(uv_poll_t* handle, int status, int events) {
   } catch (const Napi::Error& e) {
     napi_fatal_exception(env, e.Value());
   }
+}
+
+void PollWatch::OnPoll(uv_poll_t* handle, int status, int events) {
+  auto* self = static_cast<PollWatch*>(handle->data);
+  if (self == nullptr) return;
+  // Errors and hang-ups wake every waiter: the next recv()/send() reports them.
+  int fired = status < 0 ? self->armed_ : (events & self->armed_);
+  // A direction that fired with nobody waiting is disarmed (it would spin).
+  self->armed_ &= ~(fired & ~self->waiting_);
+  if (status < 0) self->armed_ = 0;
+  Fire(self, fired, status, events);
 }
 
 }  // namespace socketserver

@@ -28,12 +28,17 @@ void RequireOpen(Napi::Env env, int fd);
 ssize_t SendNonBlocking(Napi::Env env, int fd, const uint8_t* data, size_t len,
                         const SockAddr* to);
 
-// One-shot readiness waits on libuv's main loop for one descriptor: one
-// waiter for readability and one for writability, independent of each
-// other. Start() calls `callback(status, events)` once when its direction is
-// ready (or with a negative status on error). The owner object stays alive
-// while a wait is pending. Close() must run before the descriptor is closed,
+// Readiness waits on libuv's main loop for one descriptor: one waiter for
+// readability and one for writability, independent of each other. Start()
+// calls `callback(status, events)` once when its direction is ready (or
+// with a negative status on error). The owner object stays alive while a
+// wait is pending. Close() must run before the descriptor is closed,
 // because libuv unregisters the descriptor number from epoll.
+//
+// A direction stays armed in libuv after it fires ("sticky"): a reader
+// usually waits again within the same callback, and re-arming would cost
+// an epoll_ctl DEL and ADD per wait. A direction that fires with nobody
+// waiting is disarmed, so level-triggered readiness cannot spin.
 class PollWatch {
  public:
   PollWatch() = default;
@@ -41,22 +46,33 @@ class PollWatch {
   PollWatch& operator=(const PollWatch&) = delete;
   ~PollWatch() { Close(); }
 
-  // `events` is UV_READABLE or UV_WRITABLE.
+  // `events` is UV_READABLE or UV_WRITABLE. Passing the same callback
+  // each time (one per socket and direction) saves making a reference.
   void Start(Napi::Env env, int fd, int events, Napi::Object owner,
              Napi::Function callback);
   // Cancels pending waits of the given directions without calling back.
   void Cancel(int events = UV_READABLE | UV_WRITABLE);
+  // Calls back the pending waiters (status UV_EBADF) and stops watching: for
+  // an explicit close(), so that nobody waits on a socket that is gone.
+  void WakeAll();
   void Close();
 
  private:
   static void OnPoll(uv_poll_t* handle, int status, int events);
-  int Active() const;
-  void Update();
+  int Waiting() const;
+  // Tells libuv to watch `armed_`, if that is not what it watches already.
+  void Apply();
+
+  // Fires the waiters of `fired`; the caller has updated armed_ already.
+  static void Fire(PollWatch* self, int fired, int status, int events);
 
   uv_poll_t* handle_ = nullptr;
+  int armed_ = 0;    // directions libuv should watch
+  int started_ = 0;  // directions libuv watches now
+  int waiting_ = 0;  // directions with a pending waiter
   napi_env env_ = nullptr;
   Napi::ObjectReference owner_;
-  Napi::FunctionReference on_read_;
+  Napi::FunctionReference on_read_;   // kept across waits
   Napi::FunctionReference on_write_;
 };
 
