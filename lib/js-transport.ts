@@ -15,9 +15,11 @@
  * datagram sockets (Node has none), fork, Linux abstract names (node:net
  * pads them to 108 bytes), SO_REUSEPORT (no Node API before 22.12), and
  * host names that are not in /etc/hosts (no synchronous DNS). Differences
- * that remain: libuv always sets SO_REUSEADDR on TCP listeners, and node:net
+ * that remain: libuv always sets SO_REUSEADDR on TCP listeners; node:net
  * accepts connections as they come, so `requestQueueSize` is only the
- * kernel backlog of what node:net has not accepted yet.
+ * kernel backlog of what node:net has not accepted yet; `fileno()` is -1
+ * until bind() (libuv makes the descriptor there); and closing a Unix
+ * server removes its socket file (libuv unlinks a bound pipe's path).
  */
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';

@@ -68,8 +68,21 @@ export function addonPath(): string {
 
 export function loadAddon(): NativeAddon {
   if (addon === undefined) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    addon = require(addonPath()) as NativeAddon;
+    const file = addonPath();
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      addon = require(file) as NativeAddon;
+    } catch (cause) {
+      throw Object.assign(
+        new Error(
+          `socketserver: the native addon could not be loaded from ${file} ` +
+            `(${(cause as Error).message.split('\n')[0]}). Rebuild it with \`npm rebuild socketserver\`, ` +
+            `or use the pure-JavaScript transport: import ... from 'socketserver/js'.`,
+          { cause },
+        ),
+        { code: 'ERR_SOCKETSERVER_NATIVE' },
+      );
+    }
   }
   return addon;
 }

@@ -1,7 +1,6 @@
 /** The module's exports (API.md "Module exports"). */
 import { expect } from 'chai';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 
 import { API_NAMES, MIXIN_NAMES, nativeAddon, ROOT, SYNC_NAMES, transports } from './helpers';
 
@@ -26,7 +25,7 @@ const LINUX_CONSTANTS: Record<string, number> = {
 // eslint-disable-next-line @typescript-eslint/no-implied-eval
 const esmImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<Record<string, unknown>>;
 
-for (const { name, ss } of transports) {
+for (const { name, ss, cjs: cjsFile, esm: esmFile, specifier } of transports) {
   describe(`exports (${name})`, () => {
     const mod = ss as unknown as Record<string, unknown>;
 
@@ -91,17 +90,23 @@ for (const { name, ss } of transports) {
       expect(ss.ForkingMixIn(Mine as never).prototype).to.be.instanceOf(Mine);
     });
 
-    it('CommonJS require works from the package root', () => {
+    it(`CommonJS require works: '${specifier}' (package exports) is this module`, () => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const cjs = require(ROOT) as Record<string, unknown>;
+      const cjs = require(specifier === 'socketserver' ? ROOT : cjsFile) as Record<string, unknown>;
       for (const n of API_NAMES) expect(cjs, n).to.have.property(n);
+      // The package resolves its own name through "exports" (self-reference).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      expect(require(specifier)).to.equal(ss);
+      expect(require.resolve(specifier)).to.equal(cjsFile);
     });
 
     it('ESM import works', async function () {
-      const mjs = path.join(ROOT, 'dist', 'index.mjs');
-      if (!fs.existsSync(mjs)) this.skip(); // built by `npm run build:ts`
-      const m = await esmImport(mjs);
+      if (!fs.existsSync(esmFile)) this.skip(); // built by `npm run build:ts`
+      const m = await esmImport(esmFile);
       for (const n of API_NAMES) expect(m, n).to.have.property(n);
+      // The ESM face re-exports the CommonJS module: one set of classes.
+      expect(m.TCPServer).to.equal(ss.TCPServer);
+      expect(m.default).to.equal(ss);
     });
   });
 }

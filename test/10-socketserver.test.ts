@@ -9,10 +9,12 @@
  */
 import { expect } from 'chai';
 import * as childProcess from 'node:child_process';
+import * as fs from 'node:fs';
 
 import {
   Address,
   connect,
+  expectUnsupported,
   fdCount,
   HOST,
   SockReader,
@@ -23,14 +25,16 @@ import {
   UnixDgramClient,
   withTimeout,
 } from './helpers';
-import { exitOf, forkSupported, killAndWait, withClient } from './proc-helpers';
+import { exitOf, killAndWait, withClient } from './proc-helpers';
 
-for (const { name, ss } of transports) {
+for (const { name, ss, caps } of transports) {
   describe(`SocketServerTest (${name})`, () => {
     const tmp = new TempDir();
     after(() => tmp.cleanup());
-    // A transport that cannot fork refuses the Forking classes (41-forking checks how).
-    const canFork = forkSupported(ss);
+    // A transport that cannot fork refuses the Forking classes, and one
+    // without Unix datagram sockets the Unix datagram classes: at
+    // construction, with ERR_SOCKETSERVER_UNSUPPORTED and nothing leaked.
+    const canFork = caps.fork;
 
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     type AnyClass = new (...args: any[]) => any;
@@ -161,30 +165,41 @@ for (const { name, ss } of transports) {
       }
     }
 
+    function refused(svrcls: AnyClass, hdlrbase: AnyClass): void {
+      const addr = pickaddr((svrcls as unknown as { addressFamily: number }).addressFamily);
+      expectUnsupported(() => makeServer(addr, svrcls, hdlrbase), `constructing ${svrcls.name}`);
+      if (typeof addr === 'string') expect(fs.existsSync(addr), 'no socket file made').to.equal(false);
+    }
+
     it('test_TCPServer', () => runServer(ss.TCPServer, ss.StreamRequestHandler, streamExamine));
     it('test_ThreadingTCPServer', () => runServer(ss.ThreadingTCPServer, ss.StreamRequestHandler, streamExamine));
-    it('test_ForkingTCPServer', function () {
-      if (!canFork) this.skip();
+    it(`test_ForkingTCPServer${canFork ? '' : ' (refused: no fork)'}`, () => {
+      if (!canFork) return refused(ss.ForkingTCPServer, ss.StreamRequestHandler);
       return simpleSubprocess(() => runServer(ss.ForkingTCPServer, ss.StreamRequestHandler, pyStreamExamine));
     });
     it('test_UnixStreamServer', () => runServer(ss.UnixStreamServer, ss.StreamRequestHandler, streamExamine));
     it('test_ThreadingUnixStreamServer', () =>
       runServer(ss.ThreadingUnixStreamServer, ss.StreamRequestHandler, streamExamine));
-    it('test_ForkingUnixStreamServer', function () {
-      if (!canFork) this.skip();
+    it(`test_ForkingUnixStreamServer${canFork ? '' : ' (refused: no fork)'}`, () => {
+      if (!canFork) return refused(ss.ForkingUnixStreamServer, ss.StreamRequestHandler);
       return simpleSubprocess(() => runServer(ss.ForkingUnixStreamServer, ss.StreamRequestHandler, pyStreamExamine));
     });
     it('test_UDPServer', () => runServer(ss.UDPServer, ss.DatagramRequestHandler, dgramExamine));
     it('test_ThreadingUDPServer', () => runServer(ss.ThreadingUDPServer, ss.DatagramRequestHandler, dgramExamine));
-    it('test_ForkingUDPServer', function () {
-      if (!canFork) this.skip();
+    it(`test_ForkingUDPServer${canFork ? '' : ' (refused: no fork)'}`, () => {
+      if (!canFork) return refused(ss.ForkingUDPServer, ss.DatagramRequestHandler);
       return simpleSubprocess(() => runServer(ss.ForkingUDPServer, ss.DatagramRequestHandler, pyDgramExamine));
     });
-    it('test_UnixDatagramServer', () => runServer(ss.UnixDatagramServer, ss.DatagramRequestHandler, dgramExamine));
-    it('test_ThreadingUnixDatagramServer', () =>
-      runServer(ss.ThreadingUnixDatagramServer, ss.DatagramRequestHandler, dgramExamine));
-    it('test_ForkingUnixDatagramServer', function () {
-      if (!canFork) this.skip();
+    it(`test_UnixDatagramServer${caps.unixDatagram ? '' : ' (refused: no Unix datagram sockets)'}`, () => {
+      if (!caps.unixDatagram) return refused(ss.UnixDatagramServer, ss.DatagramRequestHandler);
+      return runServer(ss.UnixDatagramServer, ss.DatagramRequestHandler, dgramExamine);
+    });
+    it(`test_ThreadingUnixDatagramServer${caps.unixDatagram ? '' : ' (refused: no Unix datagram sockets)'}`, () => {
+      if (!caps.unixDatagram) return refused(ss.ThreadingUnixDatagramServer, ss.DatagramRequestHandler);
+      return runServer(ss.ThreadingUnixDatagramServer, ss.DatagramRequestHandler, dgramExamine);
+    });
+    it(`test_ForkingUnixDatagramServer${canFork && caps.unixDatagram ? '' : ' (refused)'}`, () => {
+      if (!canFork || !caps.unixDatagram) return refused(ss.ForkingUnixDatagramServer, ss.DatagramRequestHandler);
       return runServer(ss.ForkingUnixDatagramServer, ss.DatagramRequestHandler, pyDgramExamine);
     });
 

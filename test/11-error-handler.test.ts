@@ -7,10 +7,9 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 
-import { connect, closed, deferred, HOST, TempDir, transports, withTimeout } from './helpers';
-import { forkSupported } from './proc-helpers';
+import { connect, closed, deferred, expectUnsupported, HOST, TempDir, transports, withTimeout } from './helpers';
 
-for (const { name, ss } of transports) {
+for (const { name, ss, caps } of transports) {
   describe(`ErrorHandlerTest (${name})`, () => {
     class ValueError extends Error {}
 
@@ -105,11 +104,12 @@ for (const { name, ss } of transports) {
     describe('forking', () => {
       const tmp = new TempDir('ss-err-');
       after(() => tmp.cleanup());
-      before(function () {
-        if (!forkSupported(ss)) this.skip(); // 41-forking checks the refusal
-      });
-
-      it('test_forking_handled: the child logs both lines, and exits with status 1', async () => {
+      it(`test_forking_handled: the child logs both lines, and exits with status 1${caps.fork ? '' : ' (refused: no fork)'}`, async () => {
+        if (!caps.fork) {
+          class ForkingErrorTestServer extends ss.ForkingMixIn(ss.TCPServer) {}
+          expectUnsupported(() => new ForkingErrorTestServer([HOST, 0], ss.BaseRequestHandler), 'ForkingMixIn(TCPServer)');
+          return;
+        }
         const TESTFN = tmp.path('log');
         const exits: Array<[number, number | null, number | null]> = [];
 

@@ -35,7 +35,7 @@ import {
   until,
   withTimeout,
 } from './helpers';
-import { childrenOf, exitOf, forkSupported, killAndWait, procStat, realPid, RemoteClient, withClient } from './proc-helpers';
+import { childrenOf, exitOf, killAndWait, procStat, realPid, RemoteClient, withClient } from './proc-helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyServer = any;
@@ -56,18 +56,17 @@ interface Info {
   [k: string]: unknown;
 }
 
-for (const { name, ss } of transports) {
+for (const { name, ss, caps, cjs: distFile } of transports) {
   describe(`ForkingMixIn (${name})`, function () {
     this.timeout(30000);
     const tmp = new TempDir('ss-fork-');
     after(() => tmp.cleanup());
     // API.md: a transport that cannot fork refuses ForkingMixIn at construction;
     // "where fork() is not available" holds it to that, the rest needs fork().
-    const canFork = forkSupported(ss);
+    const canFork = caps.fork;
     function needsFork(this: Mocha.Context): void {
       if (!canFork) this.skip();
     }
-    const distFile = path.join(ROOT, 'dist', name === 'native' ? 'index.js' : `${name}.js`);
 
     /**
      * A session handler: answers each line with a JSON line telling who
@@ -1061,7 +1060,7 @@ for (const { name, ss } of transports) {
 
       it("a child's console output reaches the parent's stdout and stderr; the child runs none of the parent's code after it", async () => {
         const script = `
-          const ss = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))});
+          const ss = require(${JSON.stringify(distFile)});
           class H extends ss.StreamRequestHandler {
             async handle() {
               const line = (await this.rfile.readline()).toString().trim();

@@ -36,8 +36,117 @@ function findRoot(start: string): string {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nativeSS = require(path.join(ROOT, 'dist', 'index.js')) as SS;
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const jsSS = require(path.join(ROOT, 'dist', 'js.js')) as SS;
+
+/**
+ * What a transport can do, so that tests say what they need rather than
+ * testing the transport's name. Where a capability is missing, the tests
+ * assert the refusal or the documented difference instead (lib/js-transport.ts's
+ * header; test/60-js-transport.test.ts tests each one).
+ */
+export interface Caps {
+  /** Unix datagram servers (else: ERR_SOCKETSERVER_UNSUPPORTED at construction). */
+  unixDatagram: boolean;
+  /** Linux abstract names ('\0name') for Unix stream servers (else: refused). */
+  abstractNames: boolean;
+  /** allowReusePort: true (else: refused at construction). */
+  reusePort: boolean;
+  /** ForkingMixIn (else: refused at construction). */
+  fork: boolean;
+  /** allowReuseAddress false is honoured by TCP servers (else: SO_REUSEADDR is always 1). */
+  reuseAddressOff: boolean;
+  /** requestQueueSize bounds the connections taken (else: they are accepted as they come). */
+  realBacklog: boolean;
+  /** fileno() is a descriptor as soon as the server is constructed (else: -1 until bind()). */
+  filenoBeforeBind: boolean;
+  /** Any setsockopt/getsockopt (else: only the documented few; others refused). */
+  sockOpts: boolean;
+  /** Any resolvable host name (else: IP literals, '', 'localhost' and /etc/hosts names). */
+  hostNames: boolean;
+  /** serverClose() leaves a Unix server's socket file in place, as Python does (else: libuv removes it). */
+  keepsSocketFile: boolean;
+}
+
+export interface TransportUnderTest {
+  name: string;
+  ss: SS;
+  caps: Caps;
+  /** The module's CommonJS and ESM files (package exports '.' / './js'). */
+  cjs: string;
+  esm: string;
+  /** The package specifier of the module. */
+  specifier: string;
+}
+
 /** Every test file runs its cases once per transport. */
-export const transports: Array<{ name: string; ss: SS }> = [{ name: 'native', ss: nativeSS }];
+export const transports: TransportUnderTest[] = [
+  {
+    name: 'native',
+    ss: nativeSS,
+    cjs: path.join(ROOT, 'dist', 'index.js'),
+    esm: path.join(ROOT, 'dist', 'index.mjs'),
+    specifier: 'socketserver',
+    caps: {
+      unixDatagram: true,
+      abstractNames: true,
+      reusePort: true,
+      fork: true,
+      reuseAddressOff: true,
+      realBacklog: true,
+      filenoBeforeBind: true,
+      sockOpts: true,
+      hostNames: true,
+      keepsSocketFile: true,
+    },
+  },
+  {
+    name: 'js',
+    ss: jsSS,
+    cjs: path.join(ROOT, 'dist', 'js.js'),
+    esm: path.join(ROOT, 'dist', 'js.mjs'),
+    specifier: 'socketserver/js',
+    caps: {
+      unixDatagram: false,
+      abstractNames: false,
+      reusePort: false,
+      fork: false,
+      reuseAddressOff: false,
+      realBacklog: false,
+      filenoBeforeBind: false,
+      sockOpts: false,
+      hostNames: false,
+      keepsSocketFile: false,
+    },
+  },
+];
+
+export const UNSUPPORTED = 'ERR_SOCKETSERVER_UNSUPPORTED';
+
+/**
+ * Asserts that `fn` throws an Error whose code is ERR_SOCKETSERVER_UNSUPPORTED
+ * (a transport's refusal), and that it leaves no descriptor behind; returns
+ * the error.
+ */
+export function expectUnsupported(fn: () => unknown, what = 'the operation'): Error & { code?: string } {
+  const before = fdCount();
+  let error: unknown;
+  let threw = false;
+  try {
+    fn();
+  } catch (e) {
+    threw = true;
+    error = e;
+  }
+  if (!threw) throw new Error(`expected ${UNSUPPORTED} from ${what}, nothing was thrown`);
+  if (!(error instanceof Error) || (error as { code?: string }).code !== UNSUPPORTED) {
+    const shown = error instanceof Error ? `${(error as { code?: string }).code}: ${error.stack}` : String(error);
+    throw new Error(`expected ${UNSUPPORTED} from ${what}, got ${shown}`);
+  }
+  const after = fdCount();
+  if (after !== before) throw new Error(`${what}: refused, but descriptors went from ${before} to ${after}`);
+  return error as Error & { code?: string };
+}
 
 /** The public names of API.md's "Module exports". */
 export const SYNC_NAMES = [
