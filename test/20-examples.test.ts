@@ -86,6 +86,16 @@ describe('examples (the documentation, ported)', () => {
     expect(server.stdout()).to.equal('127.0.0.1 wrote:\nhello world with UDP\n');
   });
 
+  it('ThreadingMixIn example: the server loop and a task per request', async () => {
+    const { stdout } = await run(process.execPath, ['examples/threaded-tcp-server.mjs'], { cwd: root, timeout: 10_000 });
+    expect(stdout).to.equal(
+      'Server loop running in task: serveForever\n' +
+        'Received: Task-1: Hello World 1\n' +
+        'Received: Task-2: Hello World 2\n' +
+        'Received: Task-3: Hello World 3\n',
+    );
+  });
+
   describe('the socketserver command', () => {
     const cli = path.join(root, 'dist', 'cli.js');
 
