@@ -1,5 +1,6 @@
 #include "listener.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -87,6 +88,7 @@ Napi::Function Listener::Init(Napi::Env env) {
           InstanceMethod<&Listener::Poll>("poll"),
           InstanceMethod<&Listener::CancelPoll>("cancelPoll"),
           InstanceMethod<&Listener::Close>("close"),
+          InstanceMethod<&Listener::Shed>("shed"),
       });
 }
 
@@ -104,6 +106,11 @@ Listener::Listener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Listener>(
     ThrowRangeError(env, "ERR_SOCKETSERVER_UNSUPPORTED",
                     "unsupported socket type " + std::to_string(type_));
   fd_ = CreateSocket(env, family_, type_);
+  if (type_ == SOCK_STREAM) {
+    int reserve = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (reserve < 0) ThrowSystemError(env, errno, "open");  // fd_ closes itself
+    reserve_fd_.Reset(reserve);
+  }
 }
 
 Listener::~Listener() { CloseNow(); }
@@ -177,6 +184,7 @@ size_t Listener::Fill(size_t limit) {
       }
       if (errno == EINTR || errno == ECONNABORTED) continue;  // peer gone: next
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if ((errno == EMFILE || errno == ENFILE) && ShedPending() > 0) break;
       p.err = errno;
       got.push_back(std::move(p));
       break;
@@ -228,6 +236,32 @@ size_t Listener::Fill(size_t limit) {
     for (auto& p : got) queue_.push_back(std::move(p));
   }
   return count;
+}
+
+size_t Listener::ShedPending() {
+  if (!reserve_fd_.Valid()) return 0;
+  size_t shed = 0;
+  reserve_fd_.Reset();
+  for (;;) {
+    int c = ::accept4(fd_.Get(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      break;  // EAGAIN: the backlog is empty; anything else: stop here
+    }
+    ::close(c);
+    shed++;
+  }
+  // Take the reserve back; if even that fails (another thread took the
+  // descriptor), the next EMFILE is reported instead of shed.
+  reserve_fd_.Reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  shed_ += shed;
+  return shed;
+}
+
+// shed() -> how many connections were accepted and closed for want of
+// descriptors (EMFILE/ENFILE) since the socket was made.
+Napi::Value Listener::Shed(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(shed_.load()));
 }
 
 // readyNow() -> true when a request is queued, taking one from the kernel
@@ -450,6 +484,7 @@ void Listener::CloseNow() {
   }
   fd_.Reset();
   wake_fd_.Reset();
+  reserve_fd_.Reset();
 }
 
 // sendTo(buffer, address) -> bytes sent | null when the kernel would block.

@@ -12,6 +12,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -59,6 +60,7 @@ class Listener : public Napi::ObjectWrap<Listener> {
   Napi::Value Poll(const Napi::CallbackInfo& info);
   Napi::Value CancelPoll(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Shed(const Napi::CallbackInfo& info);
 
   void StartThread(Napi::Env env);
   void StopThread();
@@ -72,10 +74,19 @@ class Listener : public Napi::ObjectWrap<Listener> {
   // blocking. Returns how many were queued (an error counts as one).
   size_t Fill(size_t limit);
 
+  // On EMFILE/ENFILE: gives up the reserved descriptor, accepts and closes
+  // what is pending, takes the reserve back. Returns how many were shed.
+  size_t ShedPending();
+
   int family_;
   int type_;
   UniqueFd fd_;
   UniqueFd wake_fd_;
+  // A descriptor held in reserve (/dev/null) for ShedPending(), as libuv
+  // does: without one, a server out of descriptors cannot accept to refuse,
+  // and poll() keeps reporting the same pending connection (a spin).
+  UniqueFd reserve_fd_;
+  std::atomic<uint64_t> shed_{0};
   PollWatch watch_;  // writability, for sendTo() on EAGAIN
 
   size_t batch_limit_ = 1;
