@@ -98,6 +98,8 @@ interface UvServerHandle {
   readonly fd: number;
   listen(backlog: number): number;
   close(callback?: () => void): void;
+  ref(): void;
+  unref(): void;
   /** libuv calls this with each accepted connection's handle (status < 0: accept failed). */
   onconnection: ((status: number, client: object | undefined) => void) | null;
 }
@@ -313,12 +315,19 @@ class JsStream implements StreamHandle {
 
 // --- server sockets ----------------------------------------------------------
 
-/** What a listener shares: a queue of taken requests and one waiter for more. */
+/**
+ * What a listener shares: a queue of taken requests and one waiter for
+ * more. Its socket keeps the process alive only while a wait is pending
+ * (a bound, idle server does not, as with the native transport).
+ */
 abstract class JsListener<Item> {
   protected queue: Item[] = [];
   protected closed = false;
   #ready = new Waiter<boolean>();
   #timer: NodeJS.Timeout | undefined;
+
+  /** Keep the event loop alive for this socket, or stop keeping it. */
+  protected abstract keepAlive(on: boolean): void;
 
   configure(): void {
     // node:net and node:dgram take what comes; there is no batch to size.
@@ -332,6 +341,7 @@ abstract class JsListener<Item> {
     if (this.queue.length > 0) return Promise.resolve(true);
     if (this.closed) return Promise.resolve(false);
     const promise = this.#ready.wait();
+    this.keepAlive(true);
     if (timeout !== null) this.#timer = setTimeout(() => this.#wake(false), Math.max(0, timeout * 1000));
     return promise;
   }
@@ -348,6 +358,7 @@ abstract class JsListener<Item> {
   #wake(ready: boolean): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (!this.closed) this.keepAlive(false);
     this.#ready.wake(ready);
   }
 
@@ -374,6 +385,12 @@ class JsStreamListener extends JsListener<net.Socket> implements ListenerHandle 
       const { TCP, constants: c } = legacyBinding('tcp_wrap');
       this.#handle = new TCP(c.SERVER);
     }
+    this.#handle.unref();
+  }
+
+  protected keepAlive(on: boolean): void {
+    if (on) this.#handle.ref();
+    else this.#handle.unref();
   }
 
   fileno(): number {
@@ -502,7 +519,13 @@ class JsDatagramListener extends JsListener<Datagram> implements ListenerHandle 
       const truncated = msg.length > this.#maxPacketSize;
       this.arrived([truncated ? msg.subarray(0, this.#maxPacketSize) : msg, ipAddress(rinfo.address, rinfo.port, this.#family), truncated]);
     });
+    sock.unref();
     return sock;
+  }
+
+  protected keepAlive(on: boolean): void {
+    if (on) this.#sock.ref();
+    else this.#sock.unref();
   }
 
   override configure(batchLimit?: number, maxPacketSize?: number): void {

@@ -60,7 +60,7 @@
 import { inspect } from 'node:util';
 
 import { constants } from './constants.js';
-import { busy, invalidArgType, isSystemError, validateAddress } from './errors.js';
+import { busy, invalidArgType, isSystemError, serverClosed, validateAddress } from './errors.js';
 import type { DatagramRequest } from './handlers.js';
 import { nativeTransport } from './native-transport.js';
 import { ServerSocket, StreamSocket } from './socket.js';
@@ -148,6 +148,7 @@ export class BaseServer<Req = unknown> {
    */
   async serveForever(pollInterval = 0.5): Promise<void> {
     if (this.#isShutDown !== null) throw busy('serveForever() is already running on this server');
+    if (this.socket?.closed) throw serverClosed('serveForever()');
     this.#isShutDown = deferred();
     try {
       let burst = 0;
