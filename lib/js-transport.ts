@@ -627,6 +627,7 @@ class JsDatagramListener extends JsListener<Datagram> implements ListenerHandle 
 
 export const jsTransport: Transport = {
   name: 'js',
+  unlinksOnClose: true,
   createListener(family: number, type: number): ListenerHandle {
     if (family === constants.AF_UNIX && type === constants.SOCK_DGRAM) {
       throw notOnThisTransport('Unix datagram sockets (Node has no API for them)');

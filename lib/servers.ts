@@ -56,11 +56,14 @@
  * - allowReuseAddress       (false)
  * - allowReusePort          (false)
  * - maxPacketSize           (8192; datagram servers)
+ * - unlinkOnClose           (true; Unix servers: serverClose() removes the
+ *                           socket file the server created)
  */
+import * as fs from 'node:fs';
 import { inspect } from 'node:util';
 
 import { constants } from './constants.js';
-import { busy, invalidArgType, isSystemError, serverClosed, validateAddress } from './errors.js';
+import { busy, invalidArgType, isSystemError, serverClosed, unsupported, validateAddress } from './errors.js';
 import type { DatagramRequest } from './handlers.js';
 import { nativeTransport } from './native-transport.js';
 import { ServerSocket, StreamSocket } from './socket.js';
@@ -86,6 +89,8 @@ export interface ServerOptions {
   allowReuseAddress?: boolean;
   allowReusePort?: boolean;
   maxPacketSize?: number;
+  /** Unix servers: serverClose() removes the socket file serverBind() created (default true). */
+  unlinkOnClose?: boolean;
   /** The socket layer: the native addon by default. */
   transport?: Transport;
 }
@@ -320,6 +325,7 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
   static requestQueueSize = 5;
   static allowReuseAddress = false;
   static allowReusePort = false;
+  static unlinkOnClose = true;
   static override settings: readonly string[] = [
     ...BaseServer.settings,
     'addressFamily',
@@ -327,6 +333,7 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
     'requestQueueSize',
     'allowReuseAddress',
     'allowReusePort',
+    'unlinkOnClose',
   ];
 
   declare addressFamily: number;
@@ -334,6 +341,10 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
   declare requestQueueSize: number;
   declare allowReuseAddress: boolean;
   declare allowReusePort: boolean;
+  declare unlinkOnClose: boolean;
+
+  /** The socket file serverBind() created, to remove on close: its path and identity. */
+  #socketFile: { path: string; dev: number; ino: number } | null = null;
 
   /**
    * Makes the socket and, unless `options.bindAndActivate` is false, binds
@@ -343,6 +354,9 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
   constructor(serverAddress: Address, RequestHandlerClass: RequestHandlerClass, options: ServerOptions = {}) {
     super(serverAddress, RequestHandlerClass, options);
     validateAddress(serverAddress, this.addressFamily);
+    if (this.addressFamily === constants.AF_UNIX && !this.unlinkOnClose && this.transport.unlinksOnClose) {
+      throw unsupported(`unlinkOnClose: false on the ${this.transport.name} transport (it removes a Unix socket's file on close)`);
+    }
     this.socket = new ServerSocket(this.transport.createListener(this.addressFamily, this.socketType));
     this._configure();
     if (options.bindAndActivate ?? true) {
@@ -371,7 +385,18 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
     const inet = this.addressFamily === constants.AF_INET || this.addressFamily === constants.AF_INET6;
     if (this.allowReuseAddress && inet) this.socket.setSockOpt(constants.SOL_SOCKET, constants.SO_REUSEADDR, 1);
     if (this.allowReusePort && inet) this.socket.setSockOpt(constants.SOL_SOCKET, constants.SO_REUSEPORT, 1);
-    this.socket.bind(this.serverAddress);
+    const path = this.addressFamily === constants.AF_UNIX ? unixPath(this.serverAddress) : null;
+    try {
+      this.socket.bind(this.serverAddress);
+    } catch (error) {
+      throw path !== null ? explainUnixBindError(error, path) : error;
+    }
+    if (path !== null) {
+      // Remember which file this bind made, so that close removes that one
+      // and not another server's socket made at the same path since.
+      const st = fs.statSync(path, { throwIfNoEntry: false });
+      if (st?.isSocket()) this.#socketFile = { path, dev: st.dev, ino: st.ino };
+    }
     this.serverAddress = this.socket.getSockName();
   }
 
@@ -380,9 +405,16 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
     this.socket.listen(this.requestQueueSize);
   }
 
-  /** Closes the socket (`socket.fileno()` is -1 after). Idempotent. */
+  /**
+   * Closes the socket (`socket.fileno()` is -1 after); for a Unix server,
+   * removes the socket file it created unless unlinkOnClose is false.
+   * Idempotent.
+   */
   override serverClose(): void | Promise<void> {
     this.socket.close();
+    const file = this.#socketFile;
+    this.#socketFile = null;
+    if (file !== null && this.unlinkOnClose) removeSocketFile(file);
   }
 
   /** The socket's descriptor. */
@@ -452,6 +484,34 @@ export class UnixStreamServer<Req = StreamSocket> extends TCPServer<Req> {
 /** A datagram server on a Unix socket (a path, or '\0name' for an abstract name). */
 export class UnixDatagramServer<Req = DatagramRequest> extends UDPServer<Req> {
   static override addressFamily: number = constants.AF_UNIX;
+}
+
+/** A Unix address's filesystem path, or null for an abstract or unnamed one (never touched). */
+function unixPath(address: Address): string | null {
+  if (typeof address !== 'string' && !Buffer.isBuffer(address)) return null;
+  const path = address.toString();
+  return path === '' || path.startsWith('\0') ? null : path;
+}
+
+/** Removes a server's socket file if it is still the one its bind made. */
+function removeSocketFile(file: { path: string; dev: number; ino: number }): void {
+  try {
+    const st = fs.statSync(file.path, { throwIfNoEntry: false });
+    if (st?.isSocket() && st.dev === file.dev && st.ino === file.ino) fs.unlinkSync(file.path);
+  } catch {
+    // Gone already, or not ours to remove: nothing to clean.
+  }
+}
+
+/** EADDRINUSE on a Unix path: say whether a socket file is there, and what to do. */
+function explainUnixBindError(error: unknown, path: string): unknown {
+  if (!isSystemError(error) || error.code !== 'EADDRINUSE') return error;
+  const st = fs.statSync(path, { throwIfNoEntry: false });
+  const what = st?.isSocket()
+    ? `a socket file is at ${path}: another server is using it, or one left it behind (closed with unlinkOnClose: false, or killed); if none uses it, remove it`
+    : `${path} exists and is not a socket`;
+  error.message = `${error.message} (${what})`;
+  return error;
 }
 
 /** Closes a server whose construction failed, without letting a second error hide the first. */

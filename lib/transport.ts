@@ -81,6 +81,8 @@ export interface ProcessControl {
 
 export interface Transport {
   readonly name: string;
+  /** Closing a bound Unix socket removes its file whatever the server wants (libuv does). */
+  readonly unlinksOnClose?: boolean;
   /** Present where the transport can fork (the native one, on the main thread). */
   readonly processes?: ProcessControl;
   /** Creates an unbound socket. Throws ERR_SOCKETSERVER_UNSUPPORTED for what it cannot do. */

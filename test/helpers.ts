@@ -64,7 +64,7 @@ export interface Caps {
   sockOpts: boolean;
   /** Any resolvable host name (else: IP literals, '', 'localhost' and /etc/hosts names). */
   hostNames: boolean;
-  /** serverClose() leaves a Unix server's socket file in place, as Python does (else: libuv removes it). */
+  /** unlinkOnClose: false keeps a Unix server's socket file, as Python does (else: refused; libuv removes it). */
   keepsSocketFile: boolean;
 }
 
