@@ -76,8 +76,8 @@ export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerC
     }
 
     /** Takes many connections per wake-up: requests no longer wait for each other. */
-    protected _configure(): void {
-      this.socket.handle.configure(64, (this as { maxPacketSize?: number }).maxPacketSize ?? 8192);
+    protected _batchLimit(): number {
+      return 64;
     }
 
     async processRequestThread(request: unknown, clientAddress: Address): Promise<void> {

@@ -370,14 +370,20 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
     }
   }
 
-  /** Sets how the transport takes requests; the mix-ins take more at a time. */
+  /** Sets how the transport takes requests: _batchLimit() at a time, datagrams up to maxPacketSize. */
   protected _configure(): void {
-    this.socket.handle.configure(this.socketType === constants.SOCK_DGRAM ? 64 : 1, this.#packetSize());
+    const size = (this as unknown as { maxPacketSize?: number }).maxPacketSize;
+    this.socket.handle.configure(this._batchLimit(), typeof size === 'number' ? size : 8192);
   }
 
-  #packetSize(): number {
-    const size = (this as unknown as { maxPacketSize?: number }).maxPacketSize;
-    return typeof size === 'number' ? size : 8192;
+  /**
+   * How many requests one wake-up may take from the kernel: one connection
+   * for a synchronous stream server (the listen backlog stays the queue),
+   * a batch of datagrams (already received either way). ThreadingMixIn
+   * takes more.
+   */
+  protected _batchLimit(): number {
+    return this.socketType === constants.SOCK_DGRAM ? 64 : 1;
   }
 
   /** Binds the socket to serverAddress, then records the real address. May be overridden. */

@@ -40,7 +40,13 @@ Napi::Object Connection::Wrap(Napi::Env env, UniqueFd fd) {
 Connection::Connection(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<Connection>(info) {}
 
-Connection::~Connection() { CloseNow(); }
+Connection::~Connection() {
+  try {
+    CloseNow();
+  } catch (...) {
+    // Destructors must not throw (a Worker's teardown can make N-API fail).
+  }
+}
 
 void Connection::CloseNow() {
   // The poll handle goes first: libuv unregisters the descriptor number,

@@ -28,6 +28,7 @@
 #include "addon.h"
 #include "errors.h"
 #include "fd.h"
+#include "socket.h"
 
 namespace socketserver {
 
@@ -365,47 +366,52 @@ class ChildWatch : public Napi::ObjectWrap<ChildWatch> {
     fd_.Reset(fd);
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
-    handle_ = new uv_poll_t;
+    handle_ = NewPollHandle();
     int rc = uv_poll_init(loop, handle_, fd_.Get());
     if (rc != 0) {
-      delete handle_;
+      std::free(handle_);
       handle_ = nullptr;
       ThrowSystemError(env, -rc, "uv_poll_init");
     }
     handle_->data = this;
+    env_ = env;
     callback_ = Napi::Persistent(info[1].As<Napi::Function>());
     self_ = Napi::Persistent(info.This().As<Napi::Object>());  // alive until it fires or closes
     uv_poll_start(handle_, UV_READABLE, OnReady);
   }
 
-  ~ChildWatch() override { CloseNow(); }
+  ~ChildWatch() override {
+    try {
+      CloseNow();
+    } catch (...) {
+      // Destructors must not throw (an environment's teardown can make N-API fail).
+    }
+  }
 
  private:
   static void OnReady(uv_poll_t* handle, int, int) {
     auto* self = static_cast<ChildWatch*>(handle->data);
     if (self == nullptr) return;
-    Napi::Env env = self->callback_.Env();
-    Napi::HandleScope scope(env);
-    Napi::Function cb = self->callback_.Value();
-    Napi::Object obj = self->self_.Value();
+    napi_env env = self->env_;
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+    napi_value cb = nullptr, obj = nullptr;
+    napi_get_reference_value(env, self->callback_, &cb);
+    napi_get_reference_value(env, self->self_, &obj);
     self->CloseNow();  // one-shot
-    try {
-      cb.MakeCallback(obj, {});
-    } catch (const Napi::Error& e) {
-      napi_fatal_exception(env, e.Value());
-    }
+    if (cb != nullptr) CallFromLoop(env, obj, cb, 0, nullptr);
+    napi_close_handle_scope(env, scope);
   }
 
   void CloseNow() {
     if (handle_ != nullptr) {
       handle_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(handle_),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      uv_close(reinterpret_cast<uv_handle_t*>(handle_), FreeOnClose());
       handle_ = nullptr;
     }
     fd_.Reset();
-    callback_.Reset();
-    self_.Reset();
+    ResetQuietly(callback_);
+    ResetQuietly(self_);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -423,6 +429,7 @@ class ChildWatch : public Napi::ObjectWrap<ChildWatch> {
 
   UniqueFd fd_;
   uv_poll_t* handle_ = nullptr;
+  napi_env env_ = nullptr;
   Napi::FunctionReference callback_;
   Napi::ObjectReference self_;
 };

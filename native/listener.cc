@@ -113,7 +113,13 @@ Listener::Listener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Listener>(
   }
 }
 
-Listener::~Listener() { CloseNow(); }
+Listener::~Listener() {
+  try {
+    CloseNow();
+  } catch (...) {
+    // Destructors must not throw (a Worker's teardown can make N-API fail).
+  }
+}
 
 Napi::Value Listener::Fileno(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd_.Get());
@@ -342,7 +348,11 @@ void Listener::StartThread(Napi::Env env) {
 void Listener::CleanupHook(void* arg) {
   auto* self = static_cast<Listener*>(arg);
   self->hook_registered_ = false;  // running now; nothing to remove
-  self->CloseNow();
+  try {
+    self->CloseNow(/* tearing_down */ true);
+  } catch (...) {
+    // The environment is being torn down; nothing may throw out of here.
+  }
 }
 
 // arm(timeoutSeconds | null, callback): the serve thread waits for a request
@@ -466,10 +476,12 @@ void Listener::StopThread() {
   thread_.join();
 }
 
-void Listener::CloseNow() {
+void Listener::CloseNow(bool tearing_down) {
   StopThread();
   if (tsfn_ != nullptr) {
-    napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
+    // While the environment is torn down nothing queued can be delivered:
+    // abort, so the function closes its handle before the loop closes.
+    napi_release_threadsafe_function(tsfn_, tearing_down ? napi_tsfn_abort : napi_tsfn_release);
     tsfn_ = nullptr;
     ctx_ = nullptr;  // the TSFN's finaliser owns it now
   }

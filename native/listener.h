@@ -64,7 +64,7 @@ class Listener : public Napi::ObjectWrap<Listener> {
 
   void StartThread(Napi::Env env);
   void StopThread();
-  void CloseNow();
+  void CloseNow(bool tearing_down = false);
   static void CleanupHook(void* arg);
 
   // Serve thread.

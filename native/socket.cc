@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <new>
 #include <vector>
 
 #include "errors.h"
@@ -93,6 +95,31 @@ ssize_t SendNonBlocking(Napi::Env env, int fd, const uint8_t* data, size_t len,
 
 int PollWatch::Waiting() const { return waiting_; }
 
+uv_close_cb FreeOnClose() { return reinterpret_cast<uv_close_cb>(&std::free); }
+
+uv_poll_t* NewPollHandle() {
+  void* p = std::malloc(sizeof(uv_poll_t));
+  if (p == nullptr) throw std::bad_alloc();
+  return static_cast<uv_poll_t*>(p);
+}
+
+void CallFromLoop(napi_env env, napi_value recv, napi_value fn, size_t argc, const napi_value* argv) {
+  if (recv == nullptr) napi_get_undefined(env, &recv);
+  napi_value result;
+  if (napi_make_callback(env, nullptr, recv, fn, argc, argv, &result) == napi_pending_exception) {
+    // A terminating environment (worker.terminate()) is the one case our
+    // callbacks meet: clear it and stop; anything else reaches the process
+    // as an uncaught exception, as Node's own callbacks' errors do.
+    napi_value error;
+    if (napi_get_and_clear_last_exception(env, &error) == napi_ok) {
+      bool is_error = false;
+      napi_is_error(env, error, &is_error);
+      if (is_error) napi_fatal_exception(env, error);
+    }
+  }
+}
+
+
 void PollWatch::Apply() {
   if (handle_ != nullptr && armed_ != started_) {
     if (armed_ == 0) {
@@ -105,7 +132,7 @@ void PollWatch::Apply() {
     }
     started_ = armed_;
   }
-  if (armed_ == 0 && waiting_ == 0) owner_.Reset();
+  if (armed_ == 0 && waiting_ == 0) ResetQuietly(owner_);
 }
 
 void PollWatch::Start(Napi::Env env, int fd, int events, Napi::Object owner,
@@ -121,10 +148,10 @@ void PollWatch::Start(Napi::Env env, int fd, int events, Napi::Object owner,
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
       throw Napi::Error::New(env, "no event loop");
-    auto* h = new uv_poll_t;
+    uv_poll_t* h = NewPollHandle();
     int rc = uv_poll_init_socket(loop, h, fd);
     if (rc != 0) {
-      delete h;
+      std::free(h);
       ThrowSystemError(env, -rc, "uv_poll_init");
     }
     h->data = this;
@@ -157,38 +184,37 @@ void PollWatch::WakeAll() {
 }
 
 void PollWatch::Close() {
-  on_read_.Reset();
-  on_write_.Reset();
-  owner_.Reset();
+  ResetQuietly(on_read_);
+  ResetQuietly(on_write_);
+  ResetQuietly(owner_);
   armed_ = started_ = waiting_ = 0;
   if (handle_ != nullptr) {
     handle_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(handle_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(handle_), FreeOnClose());
     handle_ = nullptr;
   }
 }
 
 void PollWatch::Fire(PollWatch* self, int fired, int status, int events) {
-  Napi::Env env(self->env_);
-  Napi::HandleScope scope(env);
+  napi_env env = self->env_;
   fired &= self->waiting_;
   self->waiting_ &= ~fired;
   // Take what the calls need first: a callback may start a new wait or
-  // close the socket (and so free `self`). The owner stays alive meanwhile.
-  Napi::Function read_cb = (fired & UV_READABLE) ? self->on_read_.Value() : Napi::Function();
-  Napi::Function write_cb = (fired & UV_WRITABLE) ? self->on_write_.Value() : Napi::Function();
-  Napi::Object owner = self->owner_.IsEmpty() ? Napi::Object() : self->owner_.Value();
+  // close the socket (and so free `self`). The owner stays alive meanwhile
+  // through the handle scope.
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value read_cb = nullptr, write_cb = nullptr, owner = nullptr;
+  if (fired & UV_READABLE) napi_get_reference_value(env, self->on_read_, &read_cb);
+  if (fired & UV_WRITABLE) napi_get_reference_value(env, self->on_write_, &write_cb);
+  if (!self->owner_.IsEmpty()) napi_get_reference_value(env, self->owner_, &owner);
   self->Apply();
-  napi_value recv = owner.IsEmpty() ? env.Undefined() : static_cast<napi_value>(owner);
-  std::initializer_list<napi_value> args = {Napi::Number::New(env, status),
-                                           Napi::Number::New(env, events)};
-  try {
-    if (!read_cb.IsEmpty()) read_cb.MakeCallback(recv, args);
-    if (!write_cb.IsEmpty()) write_cb.MakeCallback(recv, args);
-  } catch (const Napi::Error& e) {
-    napi_fatal_exception(env, e.Value());
-  }
+  napi_value argv[2];
+  napi_create_int32(env, status, &argv[0]);
+  napi_create_int32(env, events, &argv[1]);
+  if (read_cb != nullptr) CallFromLoop(env, owner, read_cb, 2, argv);
+  if (write_cb != nullptr) CallFromLoop(env, owner, write_cb, 2, argv);
+  napi_close_handle_scope(env, scope);
 }
 
 void PollWatch::OnPoll(uv_poll_t* handle, int status, int events) {

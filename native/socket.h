@@ -28,6 +28,32 @@ void RequireOpen(Napi::Env env, int fd);
 ssize_t SendNonBlocking(Napi::Env env, int fd, const uint8_t* data, size_t len,
                         const SockAddr* to);
 
+// Drops a reference without throwing: node-addon-api's Reset() throws when
+// napi_delete_reference fails, which it can while an environment (a
+// terminated Worker) is torn down, and this runs in destructors, cleanup
+// hooks and libuv callbacks, where nothing may throw.
+template <typename R>
+void ResetQuietly(R& ref) noexcept {
+  try {
+    ref.Reset();
+  } catch (...) {
+    ref.SuppressDestruct();
+  }
+}
+
+// libuv handles the addon allocates are malloc()ed and closed with this
+// callback: libc's free(), not a function of ours. A Worker's loop runs
+// the close callbacks of its last handles after Node has unloaded the
+// addon from that environment, when our own code is no longer mapped.
+// (free takes the handle's address, as a close callback receives it.)
+uv_close_cb FreeOnClose();
+uv_poll_t* NewPollHandle();
+
+// Calls a JS function from a libuv callback with raw N-API: no C++
+// exception and no node-addon-api error wrapping, which aborts the process
+// when the environment is terminating (worker.terminate()).
+void CallFromLoop(napi_env env, napi_value recv, napi_value fn, size_t argc, const napi_value* argv);
+
 // Readiness waits on libuv's main loop for one descriptor: one waiter for
 // readability and one for writability, independent of each other. Start()
 // calls `callback(status, events)` once when its direction is ready (or
