@@ -19,8 +19,13 @@ import type { ServerSocket, StreamSocket } from './socket.js';
 import { BufferedSocketWriter, BytesReader, BytesWriter, SocketReader, SocketWriter, type Writer } from './streams.js';
 import type { Address } from './transport.js';
 
-/** The request of a datagram server: the payload and the server's socket. */
-export type DatagramRequest = [data: Buffer, socket: ServerSocket];
+/**
+ * The request of a datagram server: the pair of the payload and the
+ * server's socket. `truncated` (not enumerable, so the pair stays a pair)
+ * is true when the datagram was longer than maxPacketSize and was cut to
+ * it, as Python's recvfrom(max_packet_size) cuts it (MSG_TRUNC).
+ */
+export type DatagramRequest = [data: Buffer, socket: ServerSocket] & { readonly truncated?: boolean };
 
 /** What any server can be typed as from a handler. */
 export interface ServerLike {
@@ -122,11 +127,14 @@ export class StreamRequestHandler<Srv = ServerLike> extends BaseRequestHandler<S
 export class DatagramRequestHandler<Srv = ServerLike> extends BaseRequestHandler<DatagramRequest, Srv> {
   declare packet: Buffer;
   declare socket: ServerSocket;
+  /** The datagram was longer than the server's maxPacketSize: `packet` holds its start. */
+  declare truncated: boolean;
   declare rfile: BytesReader;
   declare wfile: BytesWriter;
 
   override setup(): void | Promise<void> {
     [this.packet, this.socket] = this.request;
+    this.truncated = this.request.truncated === true;
     this.rfile = new BytesReader(this.packet);
     this.wfile = new BytesWriter();
   }

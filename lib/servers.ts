@@ -464,8 +464,10 @@ export class UDPServer<Req = DatagramRequest> extends TCPServer<Req> {
   declare maxPacketSize: number;
 
   override getRequest(): [Req, Address] | Promise<[Req, Address]> {
-    const [data, address] = this.socket.handle.takeDatagram();
-    return [[data, this.socket] as DatagramRequest as Req, address];
+    const [data, address, truncated] = this.socket.handle.takeDatagram();
+    const request = [data, this.socket] as unknown as DatagramRequest;
+    Object.defineProperty(request, 'truncated', { value: truncated, enumerable: false });
+    return [request as unknown as Req, address];
   }
 
   override serverActivate(): void | Promise<void> {
