@@ -258,17 +258,21 @@ export async function until(check: () => boolean, what: string, ms = 3000, maxTu
 
 /** A temp dir for Unix socket paths; call cleanup() in after(). */
 export class TempDir {
-  readonly dir: string;
+  #dir: string | null = null;
   private n = 0;
-  constructor(prefix = 'ss-') {
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  /** Made on first use, so that a suite skipped or filtered out leaves nothing behind. */
+  constructor(private readonly prefix = 'ss-') {}
+  get dir(): string {
+    this.#dir ??= fs.mkdtempSync(path.join(os.tmpdir(), this.prefix));
+    return this.#dir;
   }
   /** A fresh, unused path in the dir. */
   path(name = 'sock'): string {
     return path.join(this.dir, `${name}.${++this.n}`);
   }
   cleanup(): void {
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (this.#dir !== null) fs.rmSync(this.#dir, { recursive: true, force: true });
+    this.#dir = null;
   }
 }
 
