@@ -13,7 +13,7 @@
 
 namespace socketserver {
 
-Addon::Addon(Napi::Env env, Napi::Object exports) {
+Addon::Addon(Napi::Env env, Napi::Object exports) : dispatcher(new Dispatcher(env)) {
   Napi::Function connection = Connection::Init(env);
   Napi::Function listener = Listener::Init(env);
   connection_ctor = Napi::Persistent(connection);

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "socket.h"
+
 namespace socketserver {
 
 class Addon : public Napi::Addon<Addon> {
@@ -21,6 +23,9 @@ class Addon : public Napi::Addon<Addon> {
   // Buffer of the exact size. Main thread of this environment only.
   static constexpr size_t kScratchSize = 64 * 1024;
   std::unique_ptr<uint8_t[]> scratch{new uint8_t[kScratchSize]};
+
+  // Runs the callbacks of readiness waits that fired in one loop turn together.
+  std::unique_ptr<Dispatcher> dispatcher;
 };
 
 }  // namespace socketserver

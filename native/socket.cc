@@ -1,5 +1,7 @@
 #include "socket.h"
 
+#include "addon.h"
+
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -132,8 +134,16 @@ void PollWatch::Apply() {
     }
     started_ = armed_;
   }
-  if (armed_ == 0 && waiting_ == 0) ResetQuietly(owner_);
+  if (armed_ == 0 && waiting_ == 0 && queued_ == 0) ResetQuietly(owner_);
 }
+
+namespace {
+Dispatcher* DispatcherOf(napi_env env) {
+  void* data = nullptr;
+  if (env == nullptr || napi_get_instance_data(env, &data) != napi_ok || data == nullptr) return nullptr;
+  return static_cast<Addon*>(data)->dispatcher.get();
+}
+}  // namespace
 
 void PollWatch::Start(Napi::Env env, int fd, int events, Napi::Object owner,
                       Napi::Function callback) {
@@ -173,17 +183,34 @@ void PollWatch::Start(Napi::Env env, int fd, int events, Napi::Object owner,
 void PollWatch::Cancel(int events) {
   waiting_ &= ~events;
   armed_ &= ~events;
+  if (queued_ != 0) {
+    queued_ &= ~events;
+    if (queued_ == 0) {
+      if (Dispatcher* d = DispatcherOf(env_)) d->Forget(this);
+    }
+  }
   Apply();
 }
 
 void PollWatch::WakeAll() {
-  if (waiting_ == 0 || env_ == nullptr) return;
-  int fired = waiting_;
+  if (env_ == nullptr) return;
+  // Waits that fired but whose callbacks have not run yet are woken too.
+  int fired = waiting_ | queued_;
+  if (fired == 0) return;
+  if (queued_ != 0) {
+    queued_ = 0;
+    if (Dispatcher* d = DispatcherOf(env_)) d->Forget(this);
+  }
+  waiting_ = fired;
   armed_ = 0;
   Fire(this, fired, UV_EBADF, 0);
 }
 
 void PollWatch::Close() {
+  if (queued_ != 0) {
+    queued_ = 0;
+    if (Dispatcher* d = DispatcherOf(env_)) d->Forget(this);
+  }
   ResetQuietly(on_read_);
   ResetQuietly(on_write_);
   ResetQuietly(owner_);
@@ -225,7 +252,162 @@ void PollWatch::OnPoll(uv_poll_t* handle, int status, int events) {
   // A direction that fired with nobody waiting is disarmed (it would spin).
   self->armed_ &= ~(fired & ~self->waiting_);
   if (status < 0) self->armed_ = 0;
+  fired &= self->waiting_;
+  if (fired == 0) {
+    self->Apply();
+    return;
+  }
+  Dispatcher* d = DispatcherOf(self->env_);
+  if (d != nullptr) {
+    // The waiters' callbacks run after the poll phase, with the others'.
+    self->waiting_ &= ~fired;
+    bool was_queued = self->queued_ != 0;
+    self->queued_ |= fired;
+    self->queued_status_ = status;
+    self->queued_events_ = events;
+    if (was_queued || d->Queue(self)) {
+      self->Apply();
+      return;
+    }
+    self->queued_ &= ~fired;
+    self->waiting_ |= fired;
+  }
   Fire(self, fired, status, events);
+}
+
+Dispatcher::~Dispatcher() {
+  for (PollWatch* w : queue_) if (w != nullptr) w->queued_ = 0;
+  for (PollWatch* w : running_) if (w != nullptr) w->queued_ = 0;
+  if (check_ != nullptr) {
+    check_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(check_), FreeOnClose());
+    check_ = nullptr;
+  }
+  // Quietly: the environment may be going away.
+  if (async_ != nullptr) napi_async_destroy(env_, async_);
+  if (resource_ != nullptr) napi_delete_reference(env_, resource_);
+}
+
+bool Dispatcher::Queue(PollWatch* watch) {
+  if (check_ == nullptr) {
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env_, &loop) != napi_ok || loop == nullptr) return false;
+    void* p = std::malloc(sizeof(uv_check_t));
+    if (p == nullptr) return false;
+    auto* h = static_cast<uv_check_t*>(p);
+    if (uv_check_init(loop, h) != 0) {
+      std::free(h);
+      return false;
+    }
+    h->data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(h));  // only ever busy while callbacks are due
+    check_ = h;
+  }
+  if (!started_) {
+    if (uv_check_start(check_, OnCheck) != 0) return false;
+    started_ = true;
+  }
+  try {
+    queue_.push_back(watch);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+void Dispatcher::Forget(PollWatch* watch) {
+  for (PollWatch*& w : queue_) if (w == watch) w = nullptr;
+  for (PollWatch*& w : running_) if (w == watch) w = nullptr;
+}
+
+void Dispatcher::OnCheck(uv_check_t* handle) {
+  auto* self = static_cast<Dispatcher*>(handle->data);
+  if (self != nullptr) self->RunQueued();
+}
+
+void Dispatcher::RunQueued() {
+  running_.swap(queue_);
+  queue_.clear();
+  if (started_) {
+    uv_check_stop(check_);
+    started_ = false;
+  }
+  napi_env env = env_;
+  napi_handle_scope outer;
+  if (running_.empty() || napi_open_handle_scope(env, &outer) != napi_ok) {
+    for (PollWatch* w : running_) if (w != nullptr) w->queued_ = 0;
+    running_.clear();
+    return;
+  }
+  napi_value resource = nullptr;
+  if (resource_ == nullptr) {
+    napi_value name;
+    if (napi_create_object(env, &resource) != napi_ok ||
+        napi_create_reference(env, resource, 1, &resource_) != napi_ok ||
+        napi_create_string_utf8(env, "socketserver.poll", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+        napi_async_init(env, resource, name, &async_) != napi_ok) {
+      resource = nullptr;
+    }
+  } else {
+    napi_get_reference_value(env, resource_, &resource);
+  }
+  napi_callback_scope scope = nullptr;
+  if (resource == nullptr || async_ == nullptr ||
+      napi_open_callback_scope(env, resource, async_, &scope) != napi_ok) {
+    scope = nullptr;
+  }
+  bool ok = true;
+  for (size_t i = 0; i < running_.size(); i++) {
+    PollWatch* w = running_[i];
+    if (w == nullptr) continue;
+    running_[i] = nullptr;
+    int fired = w->queued_;
+    w->queued_ = 0;
+    if (fired == 0) continue;
+    if (!ok || scope == nullptr) {
+      // Could not open a scope: call each as its own callback.
+      if (ok) {
+        w->waiting_ |= fired;
+        PollWatch::Fire(w, fired, w->queued_status_, w->queued_events_);
+      }
+      continue;
+    }
+    napi_handle_scope inner;
+    if (napi_open_handle_scope(env, &inner) != napi_ok) {
+      ok = false;
+      continue;
+    }
+    napi_value read_cb = nullptr, write_cb = nullptr, owner = nullptr;
+    if (fired & UV_READABLE) napi_get_reference_value(env, w->on_read_, &read_cb);
+    if (fired & UV_WRITABLE) napi_get_reference_value(env, w->on_write_, &write_cb);
+    if (!w->owner_.IsEmpty()) napi_get_reference_value(env, w->owner_, &owner);
+    if (owner == nullptr) napi_get_undefined(env, &owner);
+    napi_value argv[2];
+    napi_create_int32(env, w->queued_status_, &argv[0]);
+    napi_create_int32(env, w->queued_events_, &argv[1]);
+    w->Apply();  // may drop the owner reference; `owner` holds it for now
+    napi_value result;
+    for (napi_value cb : {read_cb, write_cb}) {
+      if (cb == nullptr || !ok) continue;
+      if (napi_call_function(env, owner, cb, 2, argv, &result) == napi_pending_exception) {
+        // As CallFromLoop: a terminating environment stops here; another
+        // error reaches the process as an uncaught exception.
+        napi_value error;
+        if (napi_get_and_clear_last_exception(env, &error) == napi_ok) {
+          bool is_error = false;
+          napi_is_error(env, error, &is_error);
+          if (is_error) napi_fatal_exception(env, error);
+          else ok = false;
+        } else {
+          ok = false;
+        }
+      }
+    }
+    napi_close_handle_scope(env, inner);
+  }
+  running_.clear();
+  if (scope != nullptr) napi_close_callback_scope(env, scope);
+  napi_close_handle_scope(env, outer);
 }
 
 }  // namespace socketserver

@@ -5,6 +5,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <vector>
+
 #include "address.h"
 #include "fd.h"
 
@@ -84,6 +86,7 @@ class PollWatch {
   void Close();
 
  private:
+  friend class Dispatcher;
   static void OnPoll(uv_poll_t* handle, int status, int events);
   int Waiting() const;
   // Tells libuv to watch `armed_`, if that is not what it watches already.
@@ -96,10 +99,47 @@ class PollWatch {
   int armed_ = 0;    // directions libuv should watch
   int started_ = 0;  // directions libuv watches now
   int waiting_ = 0;  // directions with a pending waiter
+  // Directions that fired and wait in the environment's Dispatcher for
+  // their callback; status/events as libuv gave them.
+  int queued_ = 0;
+  int queued_status_ = 0;
+  int queued_events_ = 0;
   napi_env env_ = nullptr;
   Napi::ObjectReference owner_;
   Napi::FunctionReference on_read_;   // kept across waits
   Napi::FunctionReference on_write_;
+};
+
+// Runs the callbacks of the waits that fired during one turn of libuv's
+// poll phase together, in one callback scope, from a check handle that
+// runs right after that phase: promise continuations and process.nextTick
+// callbacks run once per turn rather than once per ready socket (what a
+// napi_make_callback per event costs). One per environment.
+class Dispatcher {
+ public:
+  explicit Dispatcher(napi_env env) : env_(env) {}
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+  ~Dispatcher();
+
+  // Queues `watch`, whose fired directions it has moved from waiting_ to
+  // queued_. Returns false when it cannot (no loop, no memory): the caller
+  // then calls them at once.
+  bool Queue(PollWatch* watch);
+  // Forgets `watch` (it is closing or cancelled those directions).
+  void Forget(PollWatch* watch);
+
+ private:
+  static void OnCheck(uv_check_t* handle);
+  void RunQueued();
+
+  napi_env env_;
+  uv_check_t* check_ = nullptr;
+  bool started_ = false;
+  std::vector<PollWatch*> queue_;
+  std::vector<PollWatch*> running_;
+  napi_ref resource_ = nullptr;
+  napi_async_context async_ = nullptr;
 };
 
 }  // namespace socketserver
