@@ -42,9 +42,23 @@ export class SocketReader implements AsyncIterable<Buffer> {
 
   /** Receives once, at most `want` bytes when unbuffered. Returns false at EOF. */
   async #fill(want: number): Promise<boolean> {
+    for (;;) {
+      const got = this.#fillNow(want);
+      if (got !== null) return got;
+      await this.#sock._readable();
+    }
+  }
+
+  /**
+   * #fill() without waiting: true when bytes were added, false at EOF, null
+   * when the socket must become readable first. readline() uses it inline,
+   * so that a line costs one awaited step, not three nested ones.
+   */
+  #fillNow(want: number): boolean | null {
     if (this.#eof) return false;
     const size = this.#bufsize === 0 ? Math.max(1, want) : Math.max(this.#bufsize, want);
-    const data = await this.#sock.recv(size);
+    const data = this.#sock._recvNow(size);
+    if (data === null) return null;
     if (data.length === 0) {
       this.#eof = true;
       return false;
@@ -81,7 +95,9 @@ export class SocketReader implements AsyncIterable<Buffer> {
       if (limit >= 0 && this.#buf.length >= limit) return this.#take(limit);
       scanned = this.#buf.length;
       // Unbuffered: one byte at a time, so nothing past the line is consumed.
-      if (!(await this.#fill(this.#bufsize === 0 ? 1 : this.#bufsize))) return this.#take(this.#buf.length);
+      const got = this.#fillNow(this.#bufsize === 0 ? 1 : this.#bufsize);
+      if (got === null) await this.#sock._readable();
+      else if (!got) return this.#take(this.#buf.length);
     }
   }
 
@@ -132,7 +148,9 @@ export class SocketWriter implements Writer {
   async write(data: Uint8Array | string): Promise<number> {
     if (this.#closed) throw valueError('write to closed file');
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    await this.#sock.sendAll(bytes);
+    // Whatever the kernel takes at once is sent without an awaited step.
+    const sent = this.#sock._sendNow(bytes, 0);
+    if (sent < bytes.length) await this.#sock._sendAllFrom(bytes, sent);
     return bytes.length;
   }
 
@@ -170,7 +188,8 @@ export class BufferedSocketWriter implements Writer {
     const data = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks, this.#size);
     this.#chunks = [];
     this.#size = 0;
-    await this.#sock.sendAll(data);
+    const sent = this.#sock._sendNow(data, 0);
+    if (sent < data.length) await this.#sock._sendAllFrom(data, sent);
   }
 
   /** Flushes what is held, then closes (the socket stays open). */
