@@ -82,11 +82,14 @@ export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerC
 
     async processRequestThread(request: unknown, clientAddress: Address): Promise<void> {
       try {
-        await this.finishRequest(request as never, clientAddress);
+        const finishing = this.finishRequest(request as never, clientAddress);
+        if (finishing !== undefined) await finishing;
       } catch (error) {
-        await this.handleError(request as never, clientAddress, error);
+        const handled = this.handleError(request as never, clientAddress, error);
+        if (handled !== undefined) await handled;
       } finally {
-        await this.shutdownRequest(request as never);
+        const shut = this.shutdownRequest(request as never);
+        if (shut !== undefined) await shut;
       }
     }
 
