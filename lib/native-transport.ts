@@ -13,6 +13,10 @@ const UV_READABLE = 1;
 const UV_WRITABLE = 2;
 const EV_READY = 1;
 const EV_ERROR = 4;
+// Address families (Linux).
+const AF_UNIX = 1;
+const AF_INET = 2;
+const AF_INET6 = 10;
 
 /**
  * Resolves once the socket is ready, or in error: libuv reports a socket
@@ -76,9 +80,16 @@ class NativeStream implements StreamHandle {
 
 class NativeListenerHandle implements ListenerHandle {
   private readonly sock: NativeListener;
+  private readonly family: number;
+  // What takeDatagram() fills in: [port, truncated, flowinfo, scopeId], and
+  // the sender's host, which the addon sets only when it changes.
+  readonly #meta = new Uint32Array(4);
+  readonly #from = { host: '' };
+  #fromValid = false;
 
   constructor(private readonly addon: NativeAddon, family: number, type: number) {
     this.sock = new addon.Listener(family, type);
+    this.family = family;
   }
 
   fileno(): number { return this.sock.fileno(); }
@@ -107,10 +118,31 @@ class NativeListenerHandle implements ListenerHandle {
   }
 
   takeDatagram(): [Buffer, Address, boolean] {
-    return this.sock.take() as [Buffer, Address, boolean];
+    const meta = this.#meta;
+    const data = this.sock.takeDatagram(meta, this.#from);
+    this.#fromValid = true;
+    const host = this.#from.host;
+    let address: Address;
+    if (this.family === AF_INET) address = [host, meta[0]];
+    else if (this.family === AF_INET6) address = [host, meta[0], meta[2], meta[3]];
+    else address = host;
+    return [data, address, meta[1] === 1];
   }
 
-  sendTo(data: Uint8Array, address: Address): number | null { return this.sock.sendTo(data, address); }
+  sendTo(data: Uint8Array, address: Address): number | null {
+    // A reply to the sender of the last datagram taken: the addon still has
+    // its address, so the host string need not be parsed again.
+    if (this.#fromValid) {
+      const host = this.#from.host;
+      if (typeof address === 'string') {
+        if (address === host && this.family === AF_UNIX) return this.sock.sendToLast(data);
+      } else if (Array.isArray(address) && address[0] === host) {
+        if (address.length === 2) return this.sock.sendToLast(data, address[1]);
+        if (this.family === AF_INET6) return this.sock.sendToLast(data, address[1], address[2], address[3]);
+      }
+    }
+    return this.sock.sendTo(data, address);
+  }
   waitWritable(): Promise<void> { return waitOn(this.sock, UV_WRITABLE); }
   close(): void { this.sock.close(); }
 }

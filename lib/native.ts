@@ -34,6 +34,10 @@ export interface NativeListener {
   arm(timeout: number | null, callback: (kind: number, errno: number) => void): void;
   wake(): void;
   sendTo(data: Uint8Array, address: Address): number | null;
+  /** The next datagram; meta gets [port, truncated, flowinfo, scopeId]; out.host is set when the sender's host changed. */
+  takeDatagram(meta: Uint32Array, out: { host: string }): Buffer;
+  /** sendTo() the host of the last datagram taken (out.host), at this port. */
+  sendToLast(data: Uint8Array, port?: number, flowinfo?: number, scopeId?: number): number | null;
   poll(events: number, callback: (status: number, events: number) => void): void;
   cancelPoll(): void;
   close(): void;

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 
 #include "addon.h"
 #include "connection.h"
@@ -85,6 +86,8 @@ Napi::Function Listener::Init(Napi::Env env) {
           InstanceMethod<&Listener::Arm>("arm"),
           InstanceMethod<&Listener::Wake>("wake"),
           InstanceMethod<&Listener::SendTo>("sendTo"),
+          InstanceMethod<&Listener::TakeDatagram>("takeDatagram"),
+          InstanceMethod<&Listener::SendToLast>("sendToLast"),
           InstanceMethod<&Listener::Poll>("poll"),
           InstanceMethod<&Listener::CancelPoll>("cancelPoll"),
           InstanceMethod<&Listener::Close>("close"),
@@ -283,8 +286,7 @@ Napi::Value Listener::ReadyNow(const Napi::CallbackInfo& info) {
 // take() -> [Connection, address] (stream) | [Buffer, address, truncated]
 // (datagram); throws the system error the kernel gave, or EAGAIN when there
 // is nothing to take.
-Napi::Value Listener::Take(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+Pending Listener::PopPending(Napi::Env env) {
   RequireOpen(env, fd_.Get());
   Pending p;
   bool have = false;
@@ -302,6 +304,12 @@ Napi::Value Listener::Take(const Napi::CallbackInfo& info) {
   const char* syscall = type_ == SOCK_STREAM ? "accept" : "recvfrom";
   if (!have) ThrowSystemError(env, EAGAIN, syscall);
   if (p.err != 0) ThrowSystemError(env, p.err, syscall);
+  return p;
+}
+
+Napi::Value Listener::Take(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Pending p = PopPending(env);
   Napi::Array result = Napi::Array::New(env, type_ == SOCK_STREAM ? 2 : 3);
   if (type_ == SOCK_STREAM) {
     result.Set(0u, Connection::Wrap(env, std::move(p.fd)));
@@ -311,6 +319,108 @@ Napi::Value Listener::Take(const Napi::CallbackInfo& info) {
   }
   result.Set(1u, AddressToJs(env, p.addr));
   return result;
+}
+
+namespace {
+// Whether two senders differ in what the host string shows: the IP address
+// (not the port, flow label or scope), or a Unix socket's whole name.
+bool SameHost(const SockAddr& a, const SockAddr& b) {
+  if (a.len != b.len || a.Family() != b.Family()) return false;
+  switch (a.Family()) {
+    case AF_INET:
+      return std::memcmp(&reinterpret_cast<const sockaddr_in*>(&a.storage)->sin_addr,
+                         &reinterpret_cast<const sockaddr_in*>(&b.storage)->sin_addr,
+                         sizeof(in_addr)) == 0;
+    case AF_INET6:
+      return std::memcmp(&reinterpret_cast<const sockaddr_in6*>(&a.storage)->sin6_addr,
+                         &reinterpret_cast<const sockaddr_in6*>(&b.storage)->sin6_addr,
+                         sizeof(in6_addr)) == 0;
+    default:
+      return std::memcmp(&a.storage, &b.storage, a.len) == 0;
+  }
+}
+// As address parsing checks a port (the same errors as sendTo()'s).
+uint16_t ParsePortValue(Napi::Env env, Napi::Value v) {
+  if (!v.IsNumber()) ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "port must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 65535) || d != static_cast<int>(d))
+    ThrowRangeError(env, "ERR_SOCKET_BAD_PORT", "port must be an integer >= 0 and <= 65535");
+  return static_cast<uint16_t>(d);
+}
+
+uint32_t ParseU32Value(Napi::Env env, Napi::Value v, double max, const char* what) {
+  if (v.IsUndefined()) return 0;
+  if (!v.IsNumber()) ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", std::string(what) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= max) || d != static_cast<uint32_t>(d))
+    ThrowRangeError(env, "ERR_OUT_OF_RANGE", std::string(what) + " out of range");
+  return static_cast<uint32_t>(d);
+}
+}  // namespace
+
+// takeDatagram(meta: Uint32Array(4), out: { host }) -> Buffer: the next
+// datagram, without building arrays in C++. meta gets [port, truncated,
+// flowinfo, scopeId]; out.host is set only when the sender's host differs
+// from the previous datagram's (a server mostly hears the same few hosts).
+Napi::Value Listener::TakeDatagram(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (type_ != SOCK_DGRAM || !info[0].IsTypedArray() || !info[1].IsObject())
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "takeDatagram(meta: Uint32Array, out: object)");
+  auto meta = info[0].As<Napi::TypedArray>();
+  if (meta.TypedArrayType() != napi_uint32_array || meta.ElementLength() < 4)
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "meta must be a Uint32Array of 4");
+  Pending p = PopPending(env);
+  if (!SameHost(p.addr, last_from_)) {
+    Napi::Value host;
+    if (p.addr.Family() == AF_INET || p.addr.Family() == AF_INET6) {
+      host = Napi::String::New(env, p.addr.Host());
+    } else {
+      std::string path = p.addr.UnixPath();
+      host = Napi::String::New(env, path.data(), path.size());
+    }
+    info[1].As<Napi::Object>().Set("host", host);
+  }
+  last_from_ = p.addr;
+  uint32_t* m = meta.As<Napi::Uint32Array>().Data();
+  m[0] = 0;
+  m[1] = p.truncated ? 1 : 0;
+  m[2] = 0;
+  m[3] = 0;
+  if (p.addr.Family() == AF_INET || p.addr.Family() == AF_INET6) m[0] = static_cast<uint32_t>(p.addr.Port());
+  if (p.addr.Family() == AF_INET6) {
+    auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&p.addr.storage);
+    m[2] = ntohl(sin6->sin6_flowinfo);
+    m[3] = sin6->sin6_scope_id;
+  }
+  return Napi::Buffer<uint8_t>::Copy(env, p.data.data(), p.data.size());
+}
+
+// sendToLast(data, port?, flowinfo?, scopeId?) -> bytes | null: sendTo()
+// to the host of the last datagram taken (the one out.host names), with
+// the given port (IP) or exactly that address (Unix).
+Napi::Value Listener::SendToLast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray())
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "data must be a Buffer");
+  auto buf = info[0].As<Napi::Uint8Array>();
+  SockAddr to = last_from_;
+  if (family_ == AF_UNIX && to.len < sizeof(sa_family_t)) {
+    // An unnamed sender (''): the address sendTo('') would make.
+    to.storage.ss_family = AF_UNIX;
+    to.len = sizeof(sa_family_t);
+  }
+  if (to.Family() != family_)
+    ThrowTypeError(env, "ERR_INVALID_ARG_VALUE", "no datagram was taken to reply to");
+  if (family_ == AF_INET) {
+    reinterpret_cast<sockaddr_in*>(&to.storage)->sin_port = htons(ParsePortValue(env, info[1]));
+  } else if (family_ == AF_INET6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&to.storage);
+    sin6->sin6_port = htons(ParsePortValue(env, info[1]));
+    sin6->sin6_flowinfo = htonl(ParseU32Value(env, info[2], 0xfffff, "flowinfo"));
+    sin6->sin6_scope_id = ParseU32Value(env, info[3], 4294967295.0, "scopeId");
+  }
+  ssize_t n = SendNonBlocking(env, fd_.Get(), buf.Data(), buf.ByteLength(), &to);
+  return n < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(n));
 }
 
 void Listener::StartThread(Napi::Env env) {

@@ -54,6 +54,11 @@ class Listener : public Napi::ObjectWrap<Listener> {
   Napi::Value Configure(const Napi::CallbackInfo& info);
   Napi::Value ReadyNow(const Napi::CallbackInfo& info);
   Napi::Value Take(const Napi::CallbackInfo& info);
+  Napi::Value TakeDatagram(const Napi::CallbackInfo& info);
+  Napi::Value SendToLast(const Napi::CallbackInfo& info);
+  // Pops the next request (taking from the kernel if the queue is empty);
+  // throws its error, or EAGAIN when there is none.
+  Pending PopPending(Napi::Env env);
   Napi::Value Arm(const Napi::CallbackInfo& info);
   Napi::Value Wake(const Napi::CallbackInfo& info);
   Napi::Value SendTo(const Napi::CallbackInfo& info);
@@ -88,6 +93,11 @@ class Listener : public Napi::ObjectWrap<Listener> {
   UniqueFd reserve_fd_;
   std::atomic<uint64_t> shed_{0};
   PollWatch watch_;  // writability, for sendTo() on EAGAIN
+
+  // The sender of the last datagram takeDatagram() described by its host
+  // (the JS side caches that host string, and sendToLast() reuses this
+  // address instead of parsing the string again). Main thread only.
+  SockAddr last_from_;
 
   size_t batch_limit_ = 1;
   size_t packet_size_ = 8192;
