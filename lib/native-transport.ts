@@ -30,6 +30,28 @@ function waitOn(target: NativeListener, events: number): Promise<void> {
   });
 }
 
+// Reads land in slices of a shared pool, as Node's own socket reads do: a
+// short read then costs a view, not a new ArrayBuffer. A slice keeps its
+// pool alive; a pool too full for the next read is left to the slices
+// still using it. Large reads get their own buffer.
+const READ_POOL_SIZE = 64 * 1024;
+const READ_POOL_MAX_READ = 16 * 1024;
+let readPool = Buffer.allocUnsafeSlow(READ_POOL_SIZE);
+let readPoolOffset = 0;
+
+function recvPooled(conn: NativeConnection, n: number): Buffer | null {
+  if (n > READ_POOL_MAX_READ) return conn.recv(n);
+  if (READ_POOL_SIZE - readPoolOffset < n) {
+    readPool = Buffer.allocUnsafeSlow(READ_POOL_SIZE);
+    readPoolOffset = 0;
+  }
+  const start = readPoolOffset;
+  const got = conn.recvInto(readPool, start, n);
+  if (got === null) return null;
+  readPoolOffset = (start + got + 7) & ~7;  // keep slices 8-byte aligned
+  return readPool.subarray(start, start + got);
+}
+
 class NativeStream implements StreamHandle {
   #readResolve: (() => void) | null = null;
   #writeResolve: (() => void) | null = null;
@@ -49,21 +71,20 @@ class NativeStream implements StreamHandle {
   constructor(private readonly conn: NativeConnection) {}
 
   fileno(): number { return this.conn.fileno(); }
-  recv(n: number): Buffer | null { return this.conn.recv(n); }
+  recv(n: number): Buffer | null { return recvPooled(this.conn, n); }
   send(data: Uint8Array, offset: number): number | null { return this.conn.send(data, offset); }
-  waitReadable(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.#readResolve = resolve;
-      this.conn.poll(UV_READABLE, this.#onReadable);
-    });
-  }
+  // The promise executors, made once per socket rather than once per wait.
+  readonly #startRead = (resolve: () => void): void => {
+    this.#readResolve = resolve;
+    this.conn.poll(UV_READABLE, this.#onReadable);
+  };
+  readonly #startWrite = (resolve: () => void): void => {
+    this.#writeResolve = resolve;
+    this.conn.poll(UV_WRITABLE, this.#onWritable);
+  };
 
-  waitWritable(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.#writeResolve = resolve;
-      this.conn.poll(UV_WRITABLE, this.#onWritable);
-    });
-  }
+  waitReadable(): Promise<void> { return new Promise<void>(this.#startRead); }
+  waitWritable(): Promise<void> { return new Promise<void>(this.#startWrite); }
 
   cancelWait(direction: 'read' | 'write'): void {
     if (direction === 'read') this.#readResolve = null;

@@ -10,6 +10,8 @@ import type { Address, SockOptValue } from './transport.js';
 export interface NativeConnection {
   fileno(): number;
   recv(n: number): Buffer | null;
+  /** recv() into target[offset, offset + length): the count (0 at EOF), or null when it would block. */
+  recvInto(target: Uint8Array, offset: number, length: number): number | null;
   send(data: Uint8Array, offset: number): number | null;
   poll(events: number, callback: (status: number, events: number) => void): void;
   cancelPoll(events?: number): void;

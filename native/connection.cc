@@ -17,6 +17,7 @@ Napi::Function Connection::Init(Napi::Env env) {
       {
           InstanceMethod<&Connection::Fileno>("fileno"),
           InstanceMethod<&Connection::Recv>("recv"),
+          InstanceMethod<&Connection::RecvInto>("recvInto"),
           InstanceMethod<&Connection::Send>("send"),
           InstanceMethod<&Connection::Poll>("poll"),
           InstanceMethod<&Connection::CancelPoll>("cancelPoll"),
@@ -81,6 +82,29 @@ Napi::Value Connection::Recv(const Napi::CallbackInfo& info) {
     ssize_t got = ::recv(fd_.Get(), dst, n, MSG_DONTWAIT);
     if (got >= 0)
       return Napi::Buffer<uint8_t>::Copy(env, dst, static_cast<size_t>(got));
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
+    ThrowSystemError(env, errno, "recv");
+  }
+}
+
+// recvInto(target: Uint8Array, offset, length) -> bytes received (0 at
+// EOF) | null when the kernel would block. Lands straight in JS memory: the
+// JS side hands out slices of one pooled ArrayBuffer, as Node's own reads
+// do, instead of a new ArrayBuffer (a malloc) per read.
+Napi::Value Connection::RecvInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, fd_.Get());
+  if (!info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber())
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "recvInto(target: Uint8Array, offset: number, length: number)");
+  auto target = info[0].As<Napi::Uint8Array>();
+  int64_t offset = info[1].As<Napi::Number>().Int64Value();
+  int64_t length = info[2].As<Napi::Number>().Int64Value();
+  if (offset < 0 || length < 0 || static_cast<uint64_t>(offset) + static_cast<uint64_t>(length) > target.ByteLength())
+    ThrowRangeError(env, "ERR_OUT_OF_RANGE", "recvInto: offset/length outside the target");
+  for (;;) {
+    ssize_t got = ::recv(fd_.Get(), target.Data() + offset, static_cast<size_t>(length), MSG_DONTWAIT);
+    if (got >= 0) return Napi::Number::New(env, static_cast<double>(got));
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
     ThrowSystemError(env, errno, "recv");

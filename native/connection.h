@@ -22,6 +22,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
  private:
   Napi::Value Fileno(const Napi::CallbackInfo& info);
   Napi::Value Recv(const Napi::CallbackInfo& info);
+  Napi::Value RecvInto(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value Poll(const Napi::CallbackInfo& info);
   Napi::Value CancelPoll(const Napi::CallbackInfo& info);
