@@ -87,16 +87,28 @@ function serverMain(argv) {
   const PARENT_PID = process.pid;
 
   const upperTrim = (buf) => Buffer.from(buf.toString('latin1').trim().toUpperCase(), 'latin1');
+  // Self-test of the check (test/76-leaks.test.ts): a server that leaks on purpose.
+  const leakFdEvery = Number(opt['leak-fd-every'] || 0);
+  const leakBytes = Number(opt['leak-bytes'] || 0);
+  const leaked = [];
+  let served = 0;
+  const leak = () => {
+    served++;
+    if (leakFdEvery && served % leakFdEvery === 0) leaked.push(fs.openSync('/dev/null', 'r'));
+    if (leakBytes) leaked.push(Buffer.alloc(leakBytes, 1));
+  };
   const Handler = dgram
     ? class extends lib.BaseRequestHandler {
         async handle() {
           const [data, socket] = this.request;
+          leak();
           await socket.sendTo(upperTrim(data), this.clientAddress);
         }
       }
     : class extends lib.StreamRequestHandler {
         async handle() {
           const line = await this.rfile.readline();
+          leak();
           await this.wfile.write(upperTrim(line));
         }
       };
@@ -178,10 +190,10 @@ function serverMain(argv) {
     }
   }
 
-  async function measure(target) {
+  async function measure(target, settleMs) {
     // Bounded settle: nothing in flight and the counts stable (baseline), or
     // back to the target (end). At most SETTLE_MS; polled on a short timer.
-    const SETTLE_MS = target ? 10000 : 5000;
+    const SETTLE_MS = settleMs || (target ? 10000 : 5000);
     const start = Date.now();
     let prev = null;
     let c = counts();
@@ -208,7 +220,7 @@ function serverMain(argv) {
       arrayBuffers: mem.arrayBuffers,
       beforeGc,
       busy: busy(),
-      settleMs: Date.now() - start,
+      settledInMs: Date.now() - start,
       errors,
       errorCodes: { ...errorCodes },
     };
@@ -225,7 +237,7 @@ function serverMain(argv) {
       const cmd = JSON.parse(buf.slice(0, i));
       buf = buf.slice(i + 1);
       queue = queue.then(async () => {
-        if (cmd.cmd === 'measure') reply({ type: 'metrics', ...(await measure(cmd.target)) });
+        if (cmd.cmd === 'measure') reply({ type: 'metrics', ...(await measure(cmd.target, cmd.settleMs)) });
         else if (cmd.cmd === 'stop') {
           await server.shutdown();
           await serving;
@@ -273,14 +285,14 @@ function withTimeout(promise, ms, what) {
 
 /** A server child process, driven by JSON lines. */
 class ServerProc {
-  constructor(impl, cls, sockPath, nodeFlags) {
+  constructor(impl, cls, sockPath, nodeFlags, extra) {
     this.lines = [];
     this.waiters = [];
     this.stderr = '';
     this.exited = false;
     this.proc = spawn(
       process.execPath,
-      [...nodeFlags, '--expose-gc', __filename, '--server', '--impl', impl, '--class', cls, '--path', sockPath || ''],
+      [...nodeFlags, '--expose-gc', __filename, '--server', '--impl', impl, '--class', cls, '--path', sockPath || '', ...extra],
       { stdio: ['pipe', 'pipe', 'pipe'], detached: true }, // own process group: forked children die with it
     );
     let out = '';
@@ -364,13 +376,16 @@ function runLoadgen(args, timeoutMs) {
  * One class on one transport: warm-up, baseline, N requests, end. Resolves
  * with a record ({ unsupported } when the transport refuses the class).
  */
-async function runClass({ impl, cls, requests, warmup, clients = 32, rssLimitMiB = 5, nodeFlags = SERVER_NODE_FLAGS, log = () => {} }) {
+async function runClass({ impl, cls, requests, warmup, clients = 32, rssLimitMiB = 5, nodeFlags = SERVER_NODE_FLAGS, log = () => {}, selfTest = {}, settleMs = 10000 }) {
   ensureLoadgen();
   const { unix, dgram, forking } = kindOf(cls);
   const tmp = unix ? fs.mkdtempSync(path.join(os.tmpdir(), 'ss-leaks-')) : null;
   const sockPath = unix ? path.join(tmp, 'srv.sock') : '';
   const rec = { impl, cls, requests, warmup, nodeFlags };
-  const srv = new ServerProc(impl, cls, sockPath, nodeFlags);
+  const extra = [];
+  if (selfTest.leakFdEvery) extra.push('--leak-fd-every', String(selfTest.leakFdEvery));
+  if (selfTest.leakBytes) extra.push('--leak-bytes', String(selfTest.leakBytes));
+  const srv = new ServerProc(impl, cls, sockPath, nodeFlags, extra);
   const started = Date.now();
   try {
     const ready = await srv.next(15000, 'ready');
@@ -396,7 +411,7 @@ async function runClass({ impl, cls, requests, warmup, clients = 32, rssLimitMiB
     rec.load = { requests: r.requests, errors: r.errors, mismatches: r.mismatches, error_kinds: r.error_kinds, rps: r.rps };
     if (r.stderr) rec.load.stderr = r.stderr;
     const { fds, threads, children } = rec.baseline;
-    rec.end = await srv.call({ cmd: 'measure', target: { fds, threads, children } }, 30000);
+    rec.end = await srv.call({ cmd: 'measure', target: { fds, threads, children }, settleMs }, 30000);
     rec.delta = {
       fds: rec.end.fds - fds,
       threads: rec.end.threads - threads,
