@@ -435,6 +435,9 @@ async function runClass({ impl, cls, requests, warmup, clients = 32, rssLimitMiB
     if (stopped.type !== 'stopped') rec.problems.push(`stop: ${JSON.stringify(stopped)}`);
     const [code, signal] = await withTimeout(srv.exit, 10000, 'server exit');
     if (code !== 0) rec.problems.push(`server exited with ${code ?? signal}`);
+    // Errors that escape handleError() (a request task's, an unhandled rejection) are written to stderr.
+    if (srv.stderr.trim()) rec.problems.push(`the server wrote to stderr: ${srv.stderr.trim().slice(0, 2000)}`);
+    rec.serverErrors = rec.end.errorCodes;
     rec.pass = rec.problems.length === 0;
     return rec;
   } catch (err) {

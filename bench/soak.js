@@ -49,7 +49,7 @@
 // ("start") and after the run ("end"), each once nothing is in flight.
 //
 // Exit status 0 when nothing was lost, no unexpected error happened (client
-// or server side) and the server's fds and threads are back to "start";
+// or server side; the server writing anything to stderr counts as one) and the server's fds and threads are back to "start";
 // 1 otherwise; 2 on usage errors. The last line of stdout is
 // "SOAK_RESULT <json>".
 
@@ -690,6 +690,8 @@ async function main() {
   if (endM.fds !== startM.fds) problems.push(`server fds ${startM.fds} -> ${endM.fds}`);
   if (endM.threads !== startM.threads) problems.push(`server threads ${startM.threads} -> ${endM.threads}`);
   if (serverExited && serverExited[0] !== 0) problems.push(`server exited with ${serverExited}`);
+  // Errors that escape handleError() (a request task's, an unhandled rejection) are written to stderr.
+  if (serverErr.trim()) problems.push(`the server wrote to stderr:\n${serverErr.trim().slice(0, 4000)}`);
 
   const result = {
     date: new Date().toISOString(),
