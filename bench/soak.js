@@ -734,7 +734,7 @@ async function main() {
     `  client errors, unexpected: ${fmtTable(total.unexpectedErrors)}`,
     `  stray UDP replies (a reply to an earlier client on a reused port; 'udp-leave' ones expected): ${fmtTable(total.strayReplies)}`,
     `  server handled ${result.serverHandled}; handleError by code: ${fmtTable(endM.errors)} (expected: ${[...EXPECTED_SERVER_ERRORS].join(', ')})`,
-    `  bytes sent ${(result.bytesSent / MiB).toFixed(1)} MiB; UDP datagrams dropped by the kernel (RcvbufErrors) ${result.udpKernelDrops ?? 'n/a'}`,
+    `  bytes sent ${(result.bytesSent / MiB).toFixed(1)} MiB; UDP receive-buffer drops, system-wide (/proc/net/snmp RcvbufErrors: other processes count too) ${result.udpKernelDrops ?? 'n/a'}`,
     `  server fds ${s.start.fds} -> ${s.end.fds}, threads ${s.start.threads} -> ${s.end.threads}, RSS after GC ${s.start.rssMiB} -> ${s.end.rssMiB} MiB, ` +
       `heapUsed ${s.start.heapUsedMiB} -> ${s.end.heapUsedMiB} MiB, heapTotal ${s.start.heapTotalMiB} -> ${s.end.heapTotalMiB} MiB (server: ${SERVER_NODE_FLAGS.join(' ')})`,
     ...problems.map((p) => `  PROBLEM: ${p}`),
