@@ -173,11 +173,14 @@ class JsStream implements StreamHandle {
   #writable = new Waiter<void>();
   #noDelay = 0;
   #keepAlive = 0;
+  /** The peer's address as accept() saw it (the socket may be reset before a handler runs). */
+  readonly acceptedFrom: Address;
 
   constructor(sock: net.Socket, family: number, localPath: string) {
     this.#sock = sock;
     this.#family = family;
     this.#localPath = localPath;
+    this.acceptedFrom = this.getPeerName();
     sock.on('data', (chunk: Buffer) => {
       this.#chunks.push(chunk);
       this.#size += chunk.length;
@@ -369,7 +372,7 @@ abstract class JsListener<Item> {
   }
 }
 
-class JsStreamListener extends JsListener<net.Socket> implements ListenerHandle {
+class JsStreamListener extends JsListener<JsStream> implements ListenerHandle {
   #family: number;
   #handle: UvTcpHandle | UvPipeHandle;
   #path = '';
@@ -424,8 +427,11 @@ class JsStreamListener extends JsListener<net.Socket> implements ListenerHandle 
     this.#handle.onconnection = (status, client) => {
       // A failed accept (EMFILE, ...): libuv retries; nothing to hand over.
       if (status < 0 || client === undefined) return;
+      // Wrapped at once, so that its events have a listener while it waits
+      // in the queue: a client that resets before the server takes the
+      // connection must not be an unhandled 'error' (a crash).
       const options = { handle: client, allowHalfOpen: true, readable: true, writable: true };
-      this.arrived(new net.Socket(options as net.SocketConstructorOpts));
+      this.arrived(new JsStream(new net.Socket(options as net.SocketConstructorOpts), this.#family, this.#path));
     };
     const err = this.#handle.listen(backlog);
     if (err) {
@@ -454,9 +460,8 @@ class JsStreamListener extends JsListener<net.Socket> implements ListenerHandle 
   }
 
   takeStream(): [StreamHandle, Address] {
-    const sock = this.take('accept');
-    const stream = new JsStream(sock, this.#family, this.#path);
-    return [stream, stream.getPeerName()];
+    const stream = this.take('accept');
+    return [stream, stream.acceptedFrom];
   }
 
   takeDatagram(): [Buffer, Address, boolean] {
@@ -474,7 +479,7 @@ class JsStreamListener extends JsListener<net.Socket> implements ListenerHandle 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const sock of this.queue) sock.destroy();
+    for (const stream of this.queue) stream.close();
     this.queue = [];
     this.#handle.onconnection = null;
     this.#handle.close();

@@ -18,6 +18,7 @@ import {
   Caps,
   closed,
   connect,
+  deferred,
   expectUnsupported,
   fdCount,
   HOST,
@@ -700,6 +701,43 @@ describe('the capabilities the test suite goes by are the real ones', () => {
         return true;
       } catch (e) {
         return (e as SysErr).code !== UNSUPPORTED;
+      }
+    },
+    async resetIsError(ss) {
+      // A Unix client that sends, then closes with the server's greeting
+      // unread: Linux sets ECONNRESET on the server's end, behind the data.
+      const p = tmp.path();
+      let seen = '';
+      const greeted = deferred<void>();
+      const closedClient = deferred<void>();
+      class H extends ss.BaseRequestHandler {
+        override async handle(): Promise<void> {
+          await this.request.sendAll('greeting\n');
+          greeted.resolve();
+          await closedClient.promise;
+          try {
+            for (let i = 0; i < 100 && (await this.request.recv(100)).length > 0; i++);
+            seen = 'eof';
+          } catch (e) {
+            seen = (e as SysErr).code ?? 'error';
+          }
+        }
+      }
+      const s = new ss.UnixStreamServer(p, H);
+      try {
+        const c = await connect(p);
+        c.pause();
+        const serving = s.handleRequest();
+        await withTimeout(greeted.promise, 5000, 'the greeting');
+        c.write('partial');
+        c.destroy();
+        await closed(c);
+        closedClient.resolve();
+        await withTimeout(serving, 5000, 'handleRequest()');
+        return seen === 'ECONNRESET';
+      } finally {
+        closedClient.resolve();
+        await s.serverClose();
       }
     },
   };

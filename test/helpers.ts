@@ -66,6 +66,12 @@ export interface Caps {
   hostNames: boolean;
   /** unlinkOnClose: false keeps a Unix server's socket file, as Python does (else: refused; libuv removes it). */
   keepsSocketFile: boolean;
+  /**
+   * A peer's reset always reaches the handler's read as ECONNRESET, after
+   * the data sent before it (else: libuv reports a reset that comes in the
+   * same wake-up as the last data as EOF, TCP and Unix alike).
+   */
+  resetIsError: boolean;
 }
 
 export interface TransportUnderTest {
@@ -98,6 +104,7 @@ export const transports: TransportUnderTest[] = [
       sockOpts: true,
       hostNames: true,
       keepsSocketFile: true,
+      resetIsError: true,
     },
   },
   {
@@ -117,6 +124,7 @@ export const transports: TransportUnderTest[] = [
       sockOpts: false,
       hostNames: false,
       keepsSocketFile: false,
+      resetIsError: false,
     },
   },
 ];
