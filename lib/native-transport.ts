@@ -107,6 +107,8 @@ class NativeListenerHandle implements ListenerHandle {
   readonly #meta = new Uint32Array(4);
   readonly #from = { host: '' };
   #fromValid = false;
+  #readyWaiter: ((ready: boolean) => void) | null = null;
+  #writable: Promise<void> | null = null;
 
   constructor(private readonly addon: NativeAddon, family: number, type: number) {
     this.sock = new addon.Listener(family, type);
@@ -125,9 +127,11 @@ class NativeListenerHandle implements ListenerHandle {
   waitReady(timeout: number | null): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       this.sock.arm(timeout, (kind, errno) => {
+        this.#readyWaiter = null;
         if (kind === EV_ERROR) reject(this.addon.makeSystemError(errno, 'poll'));
         else resolve(kind === EV_READY);
       });
+      this.#readyWaiter = resolve;
     });
   }
 
@@ -164,8 +168,24 @@ class NativeListenerHandle implements ListenerHandle {
     }
     return this.sock.sendTo(data, address);
   }
-  waitWritable(): Promise<void> { return waitOn(this.sock, UV_WRITABLE); }
-  close(): void { this.sock.close(); }
+  /** One readiness wait for all the replies waiting to be sent (the addon takes one waiter per direction). */
+  waitWritable(): Promise<void> {
+    if (this.#writable === null) {
+      this.#writable = waitOn(this.sock, UV_WRITABLE).then(() => {
+        this.#writable = null;
+      });
+    }
+    return this.#writable;
+  }
+
+  close(): void {
+    this.sock.close();  // wakes a waitWritable(); the waiters then see the socket closed
+    // The serve thread stops without reporting: a serveForever() waiting
+    // for a request hears "woken" and sees the socket closed.
+    const resolve = this.#readyWaiter;
+    this.#readyWaiter = null;
+    resolve?.(false);
+  }
 }
 
 const nativeProcesses: ProcessControl = {

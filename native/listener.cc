@@ -635,6 +635,7 @@ Napi::Value Listener::CancelPoll(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Listener::Close(const Napi::CallbackInfo& info) {
+  watch_.WakeAll();  // explicit close: a reply waiting to be sent hears of it
   CloseNow();
   return info.Env().Undefined();
 }

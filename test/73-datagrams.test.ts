@@ -99,3 +99,120 @@ for (const { name, ss, caps } of transports) {
     });
   });
 }
+
+// The native transport remembers the last sender's address so that a reply
+// to it skips parsing the host again (sendToLast); replies to any other
+// address must still go exactly where they are addressed.
+for (const { name, ss, caps } of transports) {
+  describe(`datagram replies go where they are addressed (${name})`, () => {
+    const tmp = new TempDir('ss-reply-');
+    after(() => tmp.cleanup());
+
+    /** A Threading server whose handlers all wait until `count` requests were taken, then reply with `reply()`. */
+    function holdingServer<S>(Server: new (...a: any[]) => S, address: unknown, count: number,
+      reply: (h: { packet: Buffer; clientAddress: unknown }) => unknown): { server: S; released: Promise<void> } {
+      let taken = 0;
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      class H extends ss.DatagramRequestHandler {
+        override async handle(): Promise<void> {
+          if (++taken === count) release();
+          await withTimeout(released, 5000, 'all requests taken');
+          const to = reply(this);
+          await this.socket.sendTo(Buffer.from(`re ${this.packet.toString()}`), to as never);
+        }
+      }
+      return { server: new Server(address, H), released };
+    }
+
+    /** Makes the server; if that throws, closes the clients first (an open socket would keep mocha alive). */
+    function guarded<T>(make: () => T, clients: Array<{ close(): void }>): T {
+      try {
+        return make();
+      } catch (error) {
+        for (const c of clients) c.close();
+        throw error;
+      }
+    }
+
+    it('UDP: replies after later datagrams were taken, from other hosts and ports, to addresses the handler builds', async () => {
+      // Three senders: two on 127.0.0.1 (same host, other ports), one on 127.0.0.2.
+      const a = await UdpClient.open('udp4', '127.0.0.1');
+      const b = await UdpClient.open('udp4', '127.0.0.1');
+      const c = await UdpClient.open('udp4', '127.0.0.2');
+      // a's reply goes to a fresh [host, port] array; b's to 'localhost'; c's to clientAddress.
+      const { server } = guarded(() => holdingServer(ss.ThreadingUDPServer, [HOST, 0], 3, (h) => {
+        const [host, port] = h.clientAddress as [string, number];
+        const who = h.packet.toString();
+        if (who === 'a') return [`${host}`, port];
+        if (who === 'b') return ['localhost', port];
+        return h.clientAddress;
+      }), [a, b, c]);
+      const loop = (server as any).serveForever(0.05);
+      try {
+        const to = (server as any).serverAddress as [string, number];
+        await a.send('a', to);
+        await b.send('b', to);
+        await c.send('c', to);
+        const got = await Promise.all([a.recv(), b.recv(), c.recv()]);
+        expect(got.map(([d]) => d.toString())).to.deep.equal(['re a', 're b', 're c']);
+        for (const [, rinfo] of got) expect(rinfo.port).to.equal(to[1]);
+      } finally {
+        await (server as any).shutdown();
+        await loop;
+        await (server as any).serverClose();
+        a.close();
+        b.close();
+        c.close();
+      }
+    });
+
+    it('UDP over IPv6: [host, port, flowinfo, scopeId] replies reach each sender', async function () {
+      const a = await UdpClient.open('udp6', '::1').catch(() => null);
+      if (a === null) this.skip();
+      const b = await UdpClient.open('udp6', '::1').catch((e) => {
+        a!.close();
+        throw e;
+      });
+      class V6 extends ss.ThreadingUDPServer {
+        static override addressFamily = ss.constants.AF_INET6;
+      }
+      const { server } = guarded(() => holdingServer(V6, ['::1', 0], 2, (h) => h.clientAddress), [a!, b]);
+      const loop = (server as any).serveForever(0.05);
+      try {
+        const to = (server as any).serverAddress as [string, number];
+        await a!.send('a', to);
+        await b.send('b', to);
+        const got = await Promise.all([a!.recv(), b.recv()]);
+        expect(got.map(([d]) => d.toString())).to.deep.equal(['re a', 're b']);
+      } finally {
+        await (server as any).shutdown();
+        await loop;
+        await (server as any).serverClose();
+        a!.close();
+        b.close();
+      }
+    });
+
+    it('Unix datagrams: replies after later datagrams were taken reach each bound sender', async function () {
+      if (!caps.unixDatagram) this.skip();
+      const a = new UnixDgramClient(tmp.path('a'));
+      const b = new UnixDgramClient(tmp.path('b'));
+      const { server } = guarded(() => holdingServer(ss.ThreadingUnixDatagramServer, tmp.path('srv'), 2, (h) => h.clientAddress), [a, b]);
+      const loop = (server as any).serveForever(0.05);
+      try {
+        const to = (server as any).serverAddress as string;
+        a.sendTo('a', to);
+        b.sendTo('b', to);
+        const got = await Promise.all([a.recv(), b.recv()]);
+        expect(got.map(([d]) => d.toString())).to.deep.equal(['re a', 're b']);
+      } finally {
+        await (server as any).shutdown();
+        await loop;
+        await (server as any).serverClose();
+        a.close();
+        b.close();
+      }
+    });
+  });
+}
