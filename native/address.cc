@@ -36,6 +36,7 @@ SockAddr ParseInet(Napi::Env env, Napi::Value value, int family) {
   if (!h.IsString())
     ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "host must be a string");
   std::string host = h.As<Napi::String>().Utf8Value();
+  ThrowIf(env, CheckHost(host));
   int port = 0;
   ThrowIf(env, CheckPort(Number(env, arr.Get(1u), "port"), &port));
 

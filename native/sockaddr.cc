@@ -75,6 +75,12 @@ AddrError CheckScopeId(double d, uint32_t* scope_id) {
   return {};
 }
 
+AddrError CheckHost(const std::string& host) {
+  if (host.find('\0') != std::string::npos)
+    return AddrError::Type("ERR_INVALID_ARG_VALUE", "host name must not contain NUL bytes");
+  return {};
+}
+
 namespace {
 
 void SetPort(SockAddr* out, int port) {

@@ -58,6 +58,11 @@ AddrError CheckPort(double d, int* port);
 AddrError CheckFlowInfo(double d, uint32_t* flowinfo);
 AddrError CheckScopeId(double d, uint32_t* scope_id);
 
+// A host as JS gives it: refused if it has a NUL byte, which the C
+// functions that take it (inet_pton, getaddrinfo) would take for its end:
+// '127.0.0.1\0anything' must not mean 127.0.0.1 (Python: TypeError).
+AddrError CheckHost(const std::string& host);
+
 // Fills `out` (AF_INET or AF_INET6) from a numeric `host` ('' is "any",
 // '<broadcast>' IPv4's broadcast address) and `port`. Returns false, with
 // `out` untouched, when `host` is not numeric: a name for ResolveInet().
