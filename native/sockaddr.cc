@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 
@@ -40,7 +41,10 @@ std::string SockAddr::UnixPath() const {
   auto* sun = reinterpret_cast<const sockaddr_un*>(&storage);
   const size_t base = offsetof(sockaddr_un, sun_path);
   if (len <= base) return "";
-  size_t n = len - base;
+  // The kernel reports a name's full length even where it did not fit (and
+  // a 108-byte path's length counts a terminator sun_path has no room for):
+  // never read past sun_path.
+  size_t n = std::min<size_t>(len - base, sizeof(sun->sun_path));
   if (sun->sun_path[0] == '\0') {
     // Abstract name: every byte counts, NULs included.
     return std::string(sun->sun_path, n);
