@@ -11,17 +11,21 @@
 #
 # Every process of the run inherits the environment: the test process, the
 # children made by ForkingMixIn's fork(), and the node / python3 processes
-# the tests spawn. Reports go to files (log_path), one per pid, so a report
-# from a forked child that _exit()s, or from a process whose exit status a
-# test ignores, still fails the run. Sanitizer reports are fatal in the
-# process (halt_on_error, -fno-sanitize-recover) and counted here.
+# the tests spawn. ASan and LSan reports go to files (log_path), one per
+# process, so a report from a forked child that _exit()s, or from a process
+# whose exit status a test ignores, still fails the run. gcc's UBSan runtime
+# ignores log_path when ASan is loaded too, so its reports ("runtime error:")
+# are looked for in the test output, which forked children share. Reports
+# are fatal in the process (halt_on_error, -fno-sanitize-recover).
 #
 # Leaks: LeakSanitizer stays on (detect_leaks=1). At exit Node tears its
 # environment down, which runs the finalizers of every live wrapped object
 # (our Listener, Connection, ChildWatch), so whatever our addon still holds
-# then is a real leak. Only allocations made by Node/V8/libuv/ICU themselves
-# are suppressed (scripts/lsan.supp, by function name and never by module:
-# a module match would hide our leaks, whose stacks go through node's frames).
+# then is a real leak. scripts/lsan.supp suppresses only the functions with
+# which V8 allocates its heap-page metadata (left behind by node children
+# that end in process.exit()) and the non-node programs the tests spawn;
+# never a pattern that could match a stack of ours (LSan matches any frame,
+# and our allocations' stacks run through node's frames below ours).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
