@@ -95,6 +95,11 @@ export function validateAddress(address: unknown, family: number): asserts addre
   }
   const [host, port] = address as unknown[];
   if (typeof host !== 'string') throw invalidArgType(`host must be a string, got ${describe(host)}`);
+  // C's inet_pton/getaddrinfo would stop at the NUL: '127.0.0.1\0x' must
+  // not mean 127.0.0.1 (Python: TypeError, "must not contain null character").
+  if (host.includes('\0')) {
+    throw withCode(new TypeError('host name must not contain NUL bytes'), 'ERR_INVALID_ARG_VALUE');
+  }
   if (typeof port !== 'number') throw invalidArgType(`port must be a number, got ${describe(port)}`);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw outOfRange(`port must be an integer >= 0 and <= 65535, got ${String(port)}`, 'ERR_SOCKET_BAD_PORT');

@@ -28,6 +28,7 @@
 #include "addon.h"
 #include "errors.h"
 #include "fd.h"
+#include "procmaps.h"
 #include "socket.h"
 
 namespace socketserver {
@@ -136,21 +137,8 @@ void MadviseDoForkAll() {
     if (n <= 0) break;
     maps.append(buf, static_cast<size_t>(n));
   }
-  size_t pos = 0;
-  while (pos < maps.size()) {
-    size_t eol = maps.find('\n', pos);
-    if (eol == std::string::npos) eol = maps.size();
-    const char* line = maps.c_str() + pos;
-    char* end = nullptr;
-    unsigned long start = std::strtoul(line, &end, 16);
-    if (end != nullptr && *end == '-') {
-      unsigned long stop = std::strtoul(end + 1, nullptr, 16);
-      // [vsyscall] lies outside the user address range; madvise refuses it.
-      if (stop > start && start < 0xffff800000000000UL)
-        ::madvise(reinterpret_cast<void*>(start), stop - start, MADV_DOFORK);
-    }
-    pos = eol + 1;
-  }
+  for (const MapRange& r : ParseMapsRanges(maps))
+    ::madvise(reinterpret_cast<void*>(r.start), r.end - r.start, MADV_DOFORK);
 }
 
 // --- Step 4: the child's event loop ------------------------------------------

@@ -8,6 +8,7 @@ import {
   connect,
   expectUnsupported,
   haveIPv6Loopback,
+  nativeAddon,
   havePython,
   HOST,
   pythonUnixStreamExchange,
@@ -88,6 +89,39 @@ for (const { name, ss, caps } of transports) {
         await s.serverClose();
       }
     });
+
+    it('a host with a NUL byte is refused (TypeError), not cut short at the NUL', () => {
+      for (const host of ['127.0.0.1\0junk', '\0', 'localhost\0.example']) {
+        expect(() => new ss.TCPServer([host, 0], Echo), JSON.stringify(host))
+          .to.throw(TypeError)
+          .with.property('code', 'ERR_INVALID_ARG_VALUE');
+        expect(() => new ss.UDPServer([host, 0], DgramEcho), JSON.stringify(host))
+          .to.throw(TypeError)
+          .with.property('code', 'ERR_INVALID_ARG_VALUE');
+      }
+    });
+
+    if (name === 'native') {
+      it('the addon itself refuses a host with a NUL byte (bind, sendTo), and a Unix path with one', () => {
+        const native = nativeAddon();
+        const { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM } = native.constants;
+        for (const [family, host] of [[AF_INET, '127.0.0.1\0junk'], [AF_INET6, '::1\0junk']] as const) {
+          const l = new native.Listener(family, SOCK_DGRAM, () => undefined);
+          try {
+            expect(() => l.bind([host, 0])).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_VALUE');
+            expect(() => l.sendTo(Buffer.from('x'), [host, 9])).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_VALUE');
+          } finally {
+            l.close();
+          }
+        }
+        const u = new native.Listener(AF_UNIX, SOCK_DGRAM, () => undefined);
+        try {
+          expect(() => u.bind('/tmp/a\0b')).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_VALUE');
+        } finally {
+          u.close();
+        }
+      });
+    }
 
     it("a host name is resolved ('localhost')", async () => {
       const s = new ss.TCPServer(['localhost', 0], Echo);
