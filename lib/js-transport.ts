@@ -161,6 +161,9 @@ const WRITE_HIGH_WATER = 256 * 1024;
 /** How long close() lets unsent data drain before it gives up on the peer. */
 const CLOSE_LINGER_MS = 30_000;
 
+/** setTimeout()'s largest delay; a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 class JsStream implements StreamHandle {
   #sock: net.Socket;
   #family: number;
@@ -345,7 +348,8 @@ abstract class JsListener<Item> {
     if (this.closed) return Promise.resolve(false);
     const promise = this.#ready.wait();
     this.keepAlive(true);
-    if (timeout !== null) this.#timer = setTimeout(() => this.#wake(false), Math.max(0, timeout * 1000));
+    // Beyond setTimeout's range (~24.8 days; Infinity included) is forever.
+    if (timeout !== null && timeout * 1000 < MAX_TIMER_MS) this.#timer = setTimeout(() => this.#wake(false), Math.max(0, timeout * 1000));
     return promise;
   }
 

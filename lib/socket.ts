@@ -36,6 +36,9 @@ async function waitWithTimeout(
   if (deadline === null) return wait();
   const ms = deadline - performance.now();
   if (ms <= 0) throw timedOut(syscall);
+  // Beyond setTimeout()'s range (~24.8 days; Infinity included), which would
+  // fire at once: no deadline.
+  if (ms > 2 ** 31 - 1) return wait();
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -88,7 +91,7 @@ export class StreamSocket {
   #wait(handle: StreamHandle, direction: 'read' | 'write', deadline: number | null, syscall: string): Promise<void> {
     if (this.#timeout === 0) return Promise.reject(wouldBlock(syscall));
     const wait = direction === 'read' ? () => handle.waitReadable() : () => handle.waitWritable();
-    if (deadline === null) return wait();
+    if (deadline === null || deadline === Infinity) return wait();
     return waitWithTimeout(wait, () => handle.cancelWait(direction), deadline, syscall);
   }
 

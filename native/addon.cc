@@ -6,6 +6,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include "connection.h"
 #include "errors.h"
 #include "fork.h"
@@ -56,9 +58,11 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : dispatcher(new Dispatcher(en
 // makeSystemError(errno, syscall): the same errors native calls throw, for
 // failures reported asynchronously (a poll error, an error on the serve thread).
 Napi::Value Addon::MakeSystemError(const Napi::CallbackInfo& info) {
-  int err = info[0].As<Napi::Number>().Int32Value();
+  int64_t err = info[0].As<Napi::Number>().Int64Value();
+  if (err < 0) err = -err;
+  if (err > 4095) err = EIO;  // not an errno
   std::string syscall = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "unknown";
-  return SystemError(info.Env(), err < 0 ? -err : err, syscall.c_str()).Value();
+  return SystemError(info.Env(), static_cast<int>(err), syscall.c_str()).Value();
 }
 
 }  // namespace socketserver

@@ -177,6 +177,24 @@ Napi::Value Listener::Configure(const Napi::CallbackInfo& info) {
 }
 
 size_t Listener::Fill(size_t limit) {
+  // Runs on the serve thread too, where nothing may throw: out of memory
+  // becomes an ENOMEM that take() reports.
+  try {
+    return FillOrThrow(limit);
+  } catch (const std::bad_alloc&) {
+    try {
+      Pending p;
+      p.err = ENOMEM;
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(p));
+      return 1;
+    } catch (...) {
+      return 0;
+    }
+  }
+}
+
+size_t Listener::FillOrThrow(size_t limit) {
   std::lock_guard<std::mutex> fill(fill_mu_);
   int fd = fd_.Get();
   if (fd < 0) return 0;
@@ -203,6 +221,8 @@ size_t Listener::Fill(size_t limit) {
     // the extra byte tells a datagram that fits from one that does not even
     // when the kernel's MSG_TRUNC is not reported.
     const size_t slot = packet_size_ + 1;
+    // At most ~4 MiB of receive buffers: large packet sizes take fewer at once.
+    limit = std::max<size_t>(1, std::min(limit, (size_t{4} << 20) / slot));
     if (pool_.size() < slot * limit) pool_.resize(slot * limit);
     std::vector<mmsghdr> msgs(limit);
     std::vector<iovec> iov(limit);
@@ -475,7 +495,9 @@ Napi::Value Listener::Arm(const Napi::CallbackInfo& info) {
   int64_t timeout_ms = -1;
   if (info[0].IsNumber()) {
     double s = info[0].As<Napi::Number>().DoubleValue();
-    timeout_ms = s <= 0 ? 0 : static_cast<int64_t>(std::ceil(s * 1000.0));
+    if (std::isnan(s)) ThrowRangeError(env, "ERR_OUT_OF_RANGE", "timeout must be a number of seconds or null");
+    // Beyond ~31 years (and Infinity) is forever; the cast is only defined in range.
+    timeout_ms = s <= 0 ? 0 : s >= 1e9 ? -1 : static_cast<int64_t>(std::ceil(s * 1000.0));
   }
   StartThread(env);
   {

@@ -78,6 +78,7 @@ class Listener : public Napi::ObjectWrap<Listener> {
   // Takes up to `limit` requests from the kernel into the queue, without
   // blocking. Returns how many were queued (an error counts as one).
   size_t Fill(size_t limit);
+  size_t FillOrThrow(size_t limit);
 
   // On EMFILE/ENFILE: gives up the reserved descriptor, accepts and closes
   // what is pending, takes the reserve back. Returns how many were shed.

@@ -54,6 +54,19 @@ for (const { name, ss, caps } of transports) {
       };
     }
 
+    it('handleRequest() with timeout Infinity waits for the request (no overflow of the wait)', async () => {
+      const server = new ss.UDPServer([HOST, 0], DgramEcho);
+      try {
+        server.timeout = Infinity;
+        const handled = server.handleRequest();
+        const reply = await udpExchange(server.serverAddress as [string, number], 'inf');
+        await withTimeout(handled, 5000, 'handleRequest()');
+        expect(reply.toString()).to.equal('inf');
+      } finally {
+        await server.serverClose();
+      }
+    });
+
     it('shutdown() wakes a loop waiting with pollInterval 10 s at once', async () => {
       const { server, next } = withServiceHook();
       try {
