@@ -108,6 +108,7 @@ class NativeListenerHandle implements ListenerHandle {
   readonly #from = { host: '' };
   #fromValid = false;
   #readyWaiter: ((ready: boolean) => void) | null = null;
+  #serveThread = true;
   #writable: Promise<void> | null = null;
 
   constructor(private readonly addon: NativeAddon, family: number, type: number) {
@@ -124,7 +125,10 @@ class NativeListenerHandle implements ListenerHandle {
   configure(batchLimit: number, maxPacketSize: number): void { this.sock.configure(batchLimit, maxPacketSize); }
   readyNow(): boolean { return this.sock.readyNow(); }
 
+  setServeThread(on: boolean): void { this.#serveThread = on; }
+
   waitReady(timeout: number | null): Promise<boolean> {
+    if (!this.#serveThread) return this.#waitOnLoop(timeout);
     return new Promise<boolean>((resolve, reject) => {
       this.sock.arm(timeout, (kind, errno) => {
         this.#readyWaiter = null;
@@ -135,7 +139,32 @@ class NativeListenerHandle implements ListenerHandle {
     });
   }
 
-  wake(): void { this.sock.wake(); }
+  /**
+   * serveThread false: wait for readability on the main loop (the addon's
+   * poll watch), so that a request reaches JS without a thread hop; the
+   * request is then taken from the kernel by take()/readyNow().
+   */
+  #waitOnLoop(timeout: number | null): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      let timer: NodeJS.Timeout | null = null;
+      const settle = (ready: boolean): void => {
+        if (this.#readyWaiter !== settle) return;
+        this.#readyWaiter = null;
+        if (timer !== null) clearTimeout(timer);
+        if (!ready) this.sock.cancelPoll(UV_READABLE);
+        resolve(ready);
+      };
+      this.#readyWaiter = settle;
+      // A poll error also counts as ready: take() then reports the error.
+      this.sock.poll(UV_READABLE, () => settle(true));
+      if (timeout !== null && timeout * 1000 < 2 ** 31 - 1) timer = setTimeout(() => settle(false), Math.max(0, timeout * 1000));
+    });
+  }
+
+  wake(): void {
+    if (this.#serveThread) this.sock.wake();
+    else this.#readyWaiter?.(false);
+  }
 
   takeStream(): [StreamHandle, Address] {
     const [conn, address] = this.sock.take() as [NativeConnection, Address];
@@ -179,6 +208,7 @@ class NativeListenerHandle implements ListenerHandle {
   }
 
   close(): void {
+    if (!this.#serveThread) this.#readyWaiter?.(false);  // before the watch goes
     this.sock.close();  // wakes a waitWritable(); the waiters then see the socket closed
     // The serve thread stops without reporting: a serveForever() waiting
     // for a request hears "woken" and sees the socket closed.

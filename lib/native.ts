@@ -41,7 +41,7 @@ export interface NativeListener {
   /** sendTo() the host of the last datagram taken (out.host), at this port. */
   sendToLast(data: Uint8Array, port?: number, flowinfo?: number, scopeId?: number): number | null;
   poll(events: number, callback: (status: number, events: number) => void): void;
-  cancelPoll(): void;
+  cancelPoll(events?: number): void;
   close(): void;
 }
 

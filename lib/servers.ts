@@ -91,6 +91,14 @@ export interface ServerOptions {
   maxPacketSize?: number;
   /** Unix servers: serverClose() removes the socket file serverBind() created (default true). */
   unlinkOnClose?: boolean;
+  /**
+   * Native transport: wait for requests on the addon's serve thread (true,
+   * the default: under load it takes requests from the kernel while JS
+   * runs handlers) or on Node's main loop (false: no thread hop, lower
+   * latency when requests come one at a time). The js transport always
+   * waits on the main loop.
+   */
+  serveThread?: boolean;
   /** The socket layer: the native addon by default. */
   transport?: Transport;
 }
@@ -341,6 +349,7 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
   static allowReuseAddress = false;
   static allowReusePort = false;
   static unlinkOnClose = true;
+  static serveThread = true;
   static override settings: readonly string[] = [
     ...BaseServer.settings,
     'addressFamily',
@@ -349,6 +358,7 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
     'allowReuseAddress',
     'allowReusePort',
     'unlinkOnClose',
+    'serveThread',
   ];
 
   declare addressFamily: number;
@@ -357,6 +367,7 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
   declare allowReuseAddress: boolean;
   declare allowReusePort: boolean;
   declare unlinkOnClose: boolean;
+  declare serveThread: boolean;
 
   /** The socket file serverBind() created, to remove on close: its path and identity. */
   #socketFile: { path: string; dev: number; ino: number } | null = null;
@@ -389,6 +400,8 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
   protected _configure(): void {
     const size = (this as unknown as { maxPacketSize?: number }).maxPacketSize;
     this.socket.handle.configure(this._batchLimit(), typeof size === 'number' ? size : 8192);
+    if (typeof this.serveThread !== 'boolean') throw invalidArgType('serveThread must be a boolean');
+    this.socket.handle.setServeThread?.(this.serveThread);
   }
 
   /**

@@ -23,6 +23,12 @@ export interface ListenerHandle {
   getSockName(): Address;
   /** How many requests one wake-up may take (1 keeps the kernel's backlog the queue), and the datagram size limit. */
   configure(batchLimit: number, maxPacketSize: number): void;
+  /**
+   * Where waitReady() waits: the native serve thread (true, the addon's
+   * default) or libuv's main loop (false). Transports without a serve
+   * thread always wait on the main loop and ignore it.
+   */
+  setServeThread?(on: boolean): void;
   /** True when a request can be taken now; may take it from the kernel without blocking. */
   readyNow(): boolean;
   /** Resolves true once a request is ready, false on timeout (seconds; null: none) or wake(). */

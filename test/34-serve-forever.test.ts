@@ -318,3 +318,105 @@ for (const { name, ss, caps } of transports) {
     });
   });
 }
+
+// serveThread: false — the native transport waits on the main loop instead
+// of its serve thread; the js transport always does and accepts the option.
+for (const { name, ss, caps } of transports) {
+  describe(`serveThread: false (${name})`, () => {
+    const tmp = new TempDir();
+    after(() => tmp.cleanup());
+
+    class Echo extends ss.StreamRequestHandler {
+      override async handle(): Promise<void> {
+        await this.wfile.write(await this.rfile.readline());
+      }
+    }
+    class DgramEcho extends ss.DatagramRequestHandler {
+      override async handle(): Promise<void> {
+        await this.wfile.write(this.packet);
+      }
+    }
+    const opts = { serveThread: false };
+
+    it('serves TCP, UDP, Unix stream (and Unix datagram) requests, one after another and at once', async () => {
+      const tcp = new ss.TCPServer([HOST, 0], Echo, opts);
+      const threaded = new ss.ThreadingTCPServer([HOST, 0], Echo, { ...opts, requestQueueSize: 128 });
+      const udp = new ss.UDPServer([HOST, 0], DgramEcho, opts);
+      const unix = new ss.UnixStreamServer(tmp.path(), Echo, opts);
+      const servers = [tcp, threaded, udp, unix];
+      const loops = servers.map((s) => s.serveForever(10));
+      try {
+        for (let i = 0; i < 20; i++) {
+          expect((await streamExchange(tcp.serverAddress, `t${i}\n`)).toString()).to.equal(`t${i}\n`);
+          expect((await udpExchange(udp.serverAddress as [string, number], `u${i}`)).toString()).to.equal(`u${i}`);
+          expect((await streamExchange(unix.serverAddress, `x${i}\n`)).toString()).to.equal(`x${i}\n`);
+        }
+        const many = await Promise.all(Array.from({ length: 50 }, (_, i) => streamExchange(threaded.serverAddress, `m${i}\n`)));
+        expect(many.map(String)).to.deep.equal(Array.from({ length: 50 }, (_, i) => `m${i}\n`));
+      } finally {
+        await Promise.all(servers.map((s) => withTimeout(s.shutdown(), 3000, 'shutdown()')));
+        await Promise.all(loops);
+        for (const s of servers) await s.serverClose();
+      }
+    });
+
+    it('shutdown() wakes the loop at once; serverClose() alone ends it too', async () => {
+      const a = new ss.TCPServer([HOST, 0], Echo, opts);
+      const b = new ss.UDPServer([HOST, 0], DgramEcho, opts);
+      try {
+        const loopA = a.serveForever(10);
+        await turns(5);
+        const t0 = Date.now();
+        await withTimeout(a.shutdown(), 3000, 'shutdown()');
+        await withTimeout(loopA, 3000, 'serveForever() after shutdown()');
+        expect(Date.now() - t0).to.be.below(1000);
+        const loopB = b.serveForever(10);
+        await turns(5);
+        await b.serverClose();
+        await withTimeout(loopB, 3000, 'serveForever() after serverClose()');
+      } finally {
+        await a.serverClose();
+        await b.serverClose();
+      }
+    });
+
+    it('handleRequest() honours timeout: handleTimeout() when nothing comes, the request when one does', async () => {
+      let timeouts = 0;
+      class Server extends ss.UDPServer {
+        override handleTimeout(): void {
+          timeouts++;
+        }
+      }
+      const server = new Server([HOST, 0], DgramEcho, { ...opts, timeout: 0.05 });
+      try {
+        await withTimeout(server.handleRequest(), 3000, 'handleRequest() timing out');
+        expect(timeouts).to.equal(1);
+        server.timeout = null;
+        const handled = server.handleRequest();
+        expect((await udpExchange(server.serverAddress as [string, number], 'late')).toString()).to.equal('late');
+        await withTimeout(handled, 3000, 'handleRequest()');
+        expect(timeouts).to.equal(1);
+      } finally {
+        await server.serverClose();
+      }
+    });
+
+    it('an idle serving loop keeps the process alive only while it serves, and leaks no descriptor', async function () {
+      if (!caps.unixDatagram) this.skip();  // native only: the poll watch is the addon's
+      const baseline = fdCount();
+      for (let i = 0; i < 20; i++) {
+        const s = new ss.UnixDatagramServer(tmp.path(), DgramEcho, opts);
+        const loop = s.serveForever(10);
+        await turns(2);
+        await s.shutdown();
+        await loop;
+        await s.serverClose();
+      }
+      expect(fdCount()).to.equal(baseline);
+    });
+
+    it('serveThread must be a boolean', () => {
+      expect(() => new ss.TCPServer([HOST, 0], Echo, { serveThread: 'no' as never })).to.throw(TypeError, /serveThread/);
+    });
+  });
+}

@@ -3,6 +3,7 @@
 //
 //   node bench/servers/socketserver.js [--impl native|js] --class NAME --mode conn|keepalive|dgram
 //                                      (--host H --port P | --unix PATH) [--fork-log FILE]
+//                                      [--serve-thread 0]   (native: wait on the main loop)
 //
 // --impl native: require('../../dist/index.js') (the native transport);
 //   js: require('../../dist/js.js') (the same API over node:net / node:dgram).
@@ -33,7 +34,7 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { impl: 'native', cls: 'TCPServer', mode: 'conn', host: '127.0.0.1', port: 0, unix: null, forkLog: null };
+  const o = { impl: 'native', cls: 'TCPServer', mode: 'conn', host: '127.0.0.1', port: 0, unix: null, forkLog: null, serveThread: true };
   for (let i = 0; i < argv.length; i += 2) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -45,6 +46,7 @@ function parseArgs(argv) {
     else if (a === '--port') o.port = Number(v);
     else if (a === '--unix') o.unix = v;
     else if (a === '--fork-log') o.forkLog = v;
+    else if (a === '--serve-thread') o.serveThread = v !== '0' && v !== 'false';
     else usage(`unknown option ${a}`);
   }
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) usage('bad --port');
@@ -144,7 +146,7 @@ async function main() {
   }
   let server;
   try {
-    server = new Server(address, HANDLERS[opts.mode]);
+    server = new Server(address, HANDLERS[opts.mode], opts.serveThread ? {} : { serveThread: false });
   } catch (err) {
     if (err && err.code === 'ERR_SOCKETSERVER_UNSUPPORTED') {
       // Not a failure: this transport has no such server (the runner shows "—").
