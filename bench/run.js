@@ -58,10 +58,13 @@ const FAMILIES = {
 };
 
 const ALL = ['native', 'js', 'net', 'python', 'c'];
+// 'loop': the native server with serveThread: false (requests wait on the
+// main loop, no thread hop): shown where it differs, one client in flight.
+const ALL_1 = ['native', 'loop', 'js', 'net', 'python', 'c'];
 const WORKLOADS = [];
 for (const fam of ['tcp-conn', 'tcp-keepalive', 'udp', 'unix-conn', 'unix-keepalive', 'unix-dgram']) {
   WORKLOADS.push({ name: fam, family: fam, clients: 32, servers: ALL, latency: false });
-  WORKLOADS.push({ name: `${fam}-1`, family: fam, clients: 1, servers: ALL, latency: true });
+  WORKLOADS.push({ name: `${fam}-1`, family: fam, clients: 1, servers: ALL_1, latency: true });
 }
 WORKLOADS.push({ name: 'fork-tcp-conn', family: 'fork-tcp-conn', clients: 32, servers: ['native', 'python'], latency: false });
 WORKLOADS.push({ name: 'fork-tcp-conn-1', family: 'fork-tcp-conn', clients: 1, servers: ['native', 'python'], latency: true });
@@ -78,10 +81,11 @@ for (const w of WORKLOADS) Object.assign(w, FAMILIES[w.family], { title: FAMILIE
 const tcpArgs = () => ['--host', '127.0.0.1', '--port', '0'];
 const unixArgs = (ctx) => ['--unix', ctx.socketPath];
 
-function socketserverArgs(impl) {
+function socketserverArgs(impl, common = []) {
   const a = (family, extra = () => []) => (ctx) => [
     '--impl', impl, '--class', FAMILIES[family].cls, '--mode', FAMILIES[family].mode,
     ...(FAMILIES[family].transport.startsWith('unix') ? unixArgs(ctx) : tcpArgs()),
+    ...common,
     ...extra(ctx),
   ];
   const args = {};
@@ -107,6 +111,16 @@ const SERVERS = {
     },
     warn() {
       if (newestMtime(path.join(ROOT, 'lib')) > fs.statSync(DIST_INDEX).mtimeMs) return 'lib/ is newer than dist/: consider `npm run build:ts`';
+      return null;
+    },
+  },
+  loop: {
+    name: 'native, serveThread: false',
+    label: (family) => `native ${FAMILIES[family].cls} (serveThread: false)`,
+    command: () => [process.execPath, SERVER_SCRIPT],
+    args: socketserverArgs('native', ['--serve-thread', '0']),
+    check() {
+      if (!fs.existsSync(DIST_INDEX)) return { fail: `${rel(DIST_INDEX)} not found: run \`npm run build\`` };
       return null;
     },
   },
@@ -193,6 +207,7 @@ function targetDefs() {
   for (const fam of ['tcp-conn', 'tcp-keepalive', 'udp', 'unix-conn', 'unix-keepalive']) {
     const base = FAMILIES[fam].mode === 'dgram' ? 'node:dgram' : 'node:net';
     T.push({ id: `${fam}-1-p50`, text: `${FAMILIES[fam].title}, 1 client: native p50 latency vs ${base}`, workload: `${fam}-1`, a: 'native', b: 'net', kind: 'p50', max: 1.1 });
+    T.push({ id: `${fam}-1-p50-loop`, text: `${FAMILIES[fam].title}, 1 client: native with serveThread: false, p50 latency vs ${base}`, workload: `${fam}-1`, a: 'loop', b: 'net', kind: 'p50', max: 1.1 });
   }
   for (const fam of ['tcp-conn', 'tcp-keepalive', 'udp', 'unix-conn', 'unix-keepalive']) {
     const base = FAMILIES[fam].mode === 'dgram' ? 'node:dgram' : 'node:net';
@@ -971,9 +986,9 @@ function renderMarkdown(report) {
 // reporting: SVG (small multiples: one panel per workload family and client
 // count, one bar per server, each panel with its own req/s axis)
 
-const COLORS = { native: '#1f77b4', js: '#17becf', net: '#ff7f0e', python: '#2ca02c', c: '#7f7f7f' };
-const SHORT = { native: 'native', js: 'js', python: 'CPython', c: 'C epoll' };
-const LEGEND = { native: 'native (this package)', js: 'js transport', net: 'node:net / node:dgram', python: 'CPython socketserver', c: 'C epoll (ceiling)' };
+const COLORS = { native: '#1f77b4', loop: '#9467bd', js: '#17becf', net: '#ff7f0e', python: '#2ca02c', c: '#7f7f7f' };
+const SHORT = { native: 'native', loop: 'native, loop', js: 'js', python: 'CPython', c: 'C epoll' };
+const LEGEND = { native: 'native (this package)', loop: 'native, serveThread: false', js: 'js transport', net: 'node:net / node:dgram', python: 'CPython socketserver', c: 'C epoll (ceiling)' };
 
 function esc(s) {
   return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -995,7 +1010,7 @@ function shortNum(x) {
 function renderSvg(report) {
   const fams = [...new Set(report.workloads.map((r) => r.family))];
   const cols = [32, 1].filter((c) => report.workloads.some((r) => (c === 1 ? r.clients === 1 : r.clients !== 1)));
-  const serverKeys = ALL.filter((k) => report.workloads.some((r) => r.servers[k]));
+  const serverKeys = ALL_1.filter((k) => report.workloads.some((r) => r.servers[k]));
   const W = cols.length > 1 ? 980 : 520;
   const panelW = (W - 20) / cols.length;
   const labelW = 80;
