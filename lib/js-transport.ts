@@ -75,12 +75,20 @@ function etcHosts(): Map<string, string[]> {
 }
 
 /** An IP literal for `host` in `family`: literals, '', '<broadcast>', and /etc/hosts names. */
+// The last IP literal checked, per family: a server replies to the same few
+// hosts, and net.isIP() is a regular expression.
+const lastLiteral = { 4: '', 6: '' };
+
 function resolveHost(host: string, family: number): string {
   const v6 = family === constants.AF_INET6;
+  if (host !== '' && host === lastLiteral[v6 ? 6 : 4]) return host;
   if (host === '') return v6 ? '::' : '0.0.0.0';
   if (host === '<broadcast>' && !v6) return '255.255.255.255';
   const kind = net.isIP(host);
-  if (kind !== 0) return host;
+  if (kind !== 0) {
+    lastLiteral[v6 ? 6 : 4] = host;
+    return host;
+  }
   const wanted = v6 ? 6 : 4;
   const found = etcHosts().get(host.toLowerCase())?.find((ip) => net.isIP(ip) === wanted);
   if (found === undefined && host.toLowerCase() === 'localhost') return v6 ? '::1' : '127.0.0.1';

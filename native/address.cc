@@ -83,6 +83,19 @@ SockAddr ParseUnix(Napi::Env env, Napi::Value value) {
 
 }  // namespace
 
+void SetInetParts(Napi::Env env, SockAddr* addr, Napi::Value port, Napi::Value flowinfo,
+                  Napi::Value scope_id) {
+  int p = 0;
+  ThrowIf(env, CheckPort(Number(env, port, "port"), &p));
+  SetPort(addr, p);
+  if (addr->Family() != AF_INET6) return;
+  uint32_t f = 0, s = 0;
+  if (!flowinfo.IsUndefined()) ThrowIf(env, CheckFlowInfo(Number(env, flowinfo, "flowinfo"), &f));
+  if (!scope_id.IsUndefined()) ThrowIf(env, CheckScopeId(Number(env, scope_id, "scopeId"), &s));
+  SetFlowInfo(addr, f);
+  SetScopeId(addr, s);
+}
+
 SockAddr ParseAddress(Napi::Env env, Napi::Value value, int family) {
   switch (family) {
     case AF_INET:

@@ -16,4 +16,9 @@ SockAddr ParseAddress(Napi::Env env, Napi::Value value, int family);
 
 Napi::Value AddressToJs(Napi::Env env, const SockAddr& addr);
 
+// Sets the port (and for IPv6 the flowinfo and scope id; undefined: 0) of
+// an IP address, checked as ParseAddress() checks them.
+void SetInetParts(Napi::Env env, SockAddr* addr, Napi::Value port, Napi::Value flowinfo,
+                  Napi::Value scope_id);
+
 }  // namespace socketserver

@@ -211,7 +211,12 @@ size_t Listener::FillOrThrow(size_t limit) {
       }
       if (errno == EINTR || errno == ECONNABORTED) continue;  // peer gone: next
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if ((errno == EMFILE || errno == ENFILE) && ShedPending() > 0) break;
+      if (errno == EMFILE || errno == ENFILE) {
+        // The reserve may be missing if it could not be reopened after the
+        // last shedding: a descriptor may have come back since.
+        if (!reserve_fd_.Valid()) reserve_fd_.Reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (ShedPending() > 0) break;
+      }
       p.err = errno;
       got.push_back(std::move(p));
       break;
@@ -359,23 +364,6 @@ bool SameHost(const SockAddr& a, const SockAddr& b) {
       return std::memcmp(&a.storage, &b.storage, a.len) == 0;
   }
 }
-// As address parsing checks a port (the same errors as sendTo()'s).
-uint16_t ParsePortValue(Napi::Env env, Napi::Value v) {
-  if (!v.IsNumber()) ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "port must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= 65535) || d != static_cast<int>(d))
-    ThrowRangeError(env, "ERR_SOCKET_BAD_PORT", "port must be an integer >= 0 and <= 65535");
-  return static_cast<uint16_t>(d);
-}
-
-uint32_t ParseU32Value(Napi::Env env, Napi::Value v, double max, const char* what) {
-  if (v.IsUndefined()) return 0;
-  if (!v.IsNumber()) ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", std::string(what) + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= max) || d != static_cast<uint32_t>(d))
-    ThrowRangeError(env, "ERR_OUT_OF_RANGE", std::string(what) + " out of range");
-  return static_cast<uint32_t>(d);
-}
 }  // namespace
 
 // takeDatagram(meta: Uint32Array(4), out: { host }) -> Buffer: the next
@@ -431,14 +419,7 @@ Napi::Value Listener::SendToLast(const Napi::CallbackInfo& info) {
   }
   if (to.Family() != family_)
     ThrowTypeError(env, "ERR_INVALID_ARG_VALUE", "no datagram was taken to reply to");
-  if (family_ == AF_INET) {
-    reinterpret_cast<sockaddr_in*>(&to.storage)->sin_port = htons(ParsePortValue(env, info[1]));
-  } else if (family_ == AF_INET6) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&to.storage);
-    sin6->sin6_port = htons(ParsePortValue(env, info[1]));
-    sin6->sin6_flowinfo = htonl(ParseU32Value(env, info[2], 0xfffff, "flowinfo"));
-    sin6->sin6_scope_id = ParseU32Value(env, info[3], 4294967295.0, "scopeId");
-  }
+  if (family_ == AF_INET || family_ == AF_INET6) SetInetParts(env, &to, info[1], info[2], info[3]);
   ssize_t n = SendNonBlocking(env, fd_.Get(), buf.Data(), buf.ByteLength(), &to);
   return n < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(n));
 }

@@ -85,17 +85,6 @@ AddrError CheckHost(const std::string& host) {
   return {};
 }
 
-namespace {
-
-void SetPort(SockAddr* out, int port) {
-  if (out->Family() == AF_INET)
-    reinterpret_cast<sockaddr_in*>(&out->storage)->sin_port = htons(port);
-  else if (out->Family() == AF_INET6)
-    reinterpret_cast<sockaddr_in6*>(&out->storage)->sin6_port = htons(port);
-}
-
-}  // namespace
-
 bool ParseNumericInet(const std::string& host, int port, int family, SockAddr* out) {
   SockAddr a;
   if (family == AF_INET) {
@@ -147,6 +136,13 @@ int ResolveInet(const std::string& host, int port, int family, SockAddr* out) {
   SetPort(&a, port);
   *out = a;
   return 0;
+}
+
+void SetPort(SockAddr* addr, int port) {
+  if (addr->Family() == AF_INET)
+    reinterpret_cast<sockaddr_in*>(&addr->storage)->sin_port = htons(static_cast<uint16_t>(port));
+  else if (addr->Family() == AF_INET6)
+    reinterpret_cast<sockaddr_in6*>(&addr->storage)->sin6_port = htons(static_cast<uint16_t>(port));
 }
 
 void SetFlowInfo(SockAddr* addr, uint32_t flowinfo) {

@@ -74,6 +74,7 @@ int ResolveInet(const std::string& host, int port, int family, SockAddr* out);
 
 // Sets an IPv6 address's flowinfo / scope id (host byte order in, as JS
 // gives them).
+void SetPort(SockAddr* addr, int port);  // IP families; a checked port (CheckPort)
 void SetFlowInfo(SockAddr* addr, uint32_t flowinfo);
 void SetScopeId(SockAddr* addr, uint32_t scope_id);
 
