@@ -18,6 +18,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 
 import {
+  fdsBackTo,
+  targetOf,
   closed,
   connect,
   deferred,
@@ -78,19 +80,7 @@ async function reset(s: net.Socket, kind: PathKind): Promise<void> {
   await closed(s);
 }
 
-function targetOf(server: any): Target {
-  const a = server.serverAddress;
-  return typeof a === 'string' ? a : [a[0], a[1]];
-}
 
-/** Waits (bounded) for the process's descriptor count to come back to `baseline`. */
-async function fdsBackTo(baseline: number, what: string): Promise<void> {
-  try {
-    await until(() => fdCount() <= baseline, what, 5000);
-  } catch {
-    expect(fdCount(), `${what}: descriptors (baseline ${baseline})`).to.be.at.most(baseline);
-  }
-}
 
 /**
  * Stops the loop (if any) and closes the server, each bounded; returns what

@@ -14,6 +14,8 @@ import { expect } from 'chai';
 import * as net from 'node:net';
 
 import {
+  fdsBackTo,
+  targetOf,
   closed,
   connect,
   deferred,
@@ -36,18 +38,7 @@ type SysErr = Error & { code?: string; errno?: number; syscall?: string };
 type Kind = 'tcp' | 'unix';
 type Target = [string, number] | string;
 
-function targetOf(server: any): Target {
-  const a = server.serverAddress;
-  return typeof a === 'string' ? a : [a[0], a[1]];
-}
 
-async function fdsBackTo(baseline: number, what: string): Promise<void> {
-  try {
-    await until(() => fdCount() <= baseline, what, 5000);
-  } catch {
-    expect(fdCount(), `${what}: descriptors (baseline ${baseline})`).to.be.at.most(baseline);
-  }
-}
 
 /** Resolves with whether `p` settled within `ms` (it keeps running either way). */
 async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {

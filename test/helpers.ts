@@ -264,6 +264,23 @@ export async function until(check: () => boolean, what: string, ms = 3000, maxTu
   if (!check()) throw new Error(`condition not met: ${what}`);
 }
 
+/** Waits (bounded) for the process's descriptor count to come back to `baseline`; fails if it does not. */
+export async function fdsBackTo(baseline: number, what: string): Promise<void> {
+  try {
+    await until(() => fdCount() <= baseline, what, 5000);
+  } catch {
+    const now = fdCount();
+    if (now > baseline) throw new Error(`${what}: ${now} descriptors open, baseline ${baseline}`);
+  }
+}
+
+/** A server's address as a client connects to it: [host, port] or a Unix path. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function targetOf(server: any): [string, number] | string {
+  const a = server.serverAddress;
+  return typeof a === 'string' ? a : [a[0], a[1]];
+}
+
 /** A temp dir for Unix socket paths; call cleanup() in after(). */
 export class TempDir {
   #dir: string | null = null;
