@@ -39,17 +39,27 @@ const READ_POOL_MAX_READ = 16 * 1024;
 let readPool = Buffer.allocUnsafeSlow(READ_POOL_SIZE);
 let readPoolOffset = 0;
 
-function recvPooled(conn: NativeConnection, n: number): Buffer | null {
-  if (n > READ_POOL_MAX_READ) return conn.recv(n);
+/** Makes room for `n` bytes in the read pool (a new pool when it is too full). */
+function poolRoom(n: number): void {
   if (READ_POOL_SIZE - readPoolOffset < n) {
     readPool = Buffer.allocUnsafeSlow(READ_POOL_SIZE);
     readPoolOffset = 0;
   }
+}
+
+/** The `got` bytes just written at the pool's offset, as a view; the offset moves on. */
+function poolSlice(got: number): Buffer {
   const start = readPoolOffset;
-  const got = conn.recvInto(readPool, start, n);
-  if (got === null) return null;
   readPoolOffset = (start + got + 7) & ~7;  // keep slices 8-byte aligned
   return readPool.subarray(start, start + got);
+}
+
+function recvPooled(conn: NativeConnection, n: number): Buffer | null {
+  if (n > READ_POOL_MAX_READ) return conn.recv(n);
+  poolRoom(n);
+  const start = readPoolOffset;
+  const got = conn.recvInto(readPool, start, n);
+  return got === null ? null : poolSlice(got);
 }
 
 class NativeStream implements StreamHandle {
@@ -109,6 +119,7 @@ class NativeListenerHandle implements ListenerHandle {
   #fromValid = false;
   #readyWaiter: ((ready: boolean) => void) | null = null;
   #serveThread = true;
+  #packetSize = 8192;
   #writable: Promise<void> | null = null;
 
   constructor(private readonly addon: NativeAddon, family: number, type: number) {
@@ -122,7 +133,10 @@ class NativeListenerHandle implements ListenerHandle {
   setSockOpt(level: number, name: number, value: SockOptValue): void { this.sock.setSockOpt(level, name, value); }
   getSockOpt(level: number, name: number): number { return this.sock.getSockOpt(level, name); }
   getSockName(): Address { return this.sock.getSockName(); }
-  configure(batchLimit: number, maxPacketSize: number): void { this.sock.configure(batchLimit, maxPacketSize); }
+  configure(batchLimit: number, maxPacketSize: number): void {
+    this.sock.configure(batchLimit, maxPacketSize);
+    this.#packetSize = maxPacketSize;
+  }
   readyNow(): boolean { return this.sock.readyNow(); }
 
   setServeThread(on: boolean): void { this.#serveThread = on; }
@@ -173,7 +187,15 @@ class NativeListenerHandle implements ListenerHandle {
 
   takeDatagram(): [Buffer, Address, boolean] {
     const meta = this.#meta;
-    const data = this.sock.takeDatagram(meta, this.#from);
+    let data: Buffer;
+    if (this.#packetSize <= READ_POOL_MAX_READ) {
+      // Into the read pool: a view instead of an ArrayBuffer per datagram.
+      poolRoom(this.#packetSize);
+      const got = this.sock.takeDatagram(meta, this.#from, readPool, readPoolOffset);
+      data = typeof got === 'number' ? poolSlice(got) : got;
+    } else {
+      data = this.sock.takeDatagram(meta, this.#from) as Buffer;
+    }
     this.#fromValid = true;
     const host = this.#from.host;
     let address: Address;

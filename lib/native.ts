@@ -37,7 +37,7 @@ export interface NativeListener {
   wake(): void;
   sendTo(data: Uint8Array, address: Address): number | null;
   /** The next datagram; meta gets [port, truncated, flowinfo, scopeId]; out.host is set when the sender's host changed. */
-  takeDatagram(meta: Uint32Array, out: { host: string }): Buffer;
+  takeDatagram(meta: Uint32Array, out: { host: string }, pool?: Uint8Array, offset?: number): Buffer | number;
   /** sendTo() the host of the last datagram taken (out.host), at this port. */
   sendToLast(data: Uint8Array, port?: number, flowinfo?: number, scopeId?: number): number | null;
   poll(events: number, callback: (status: number, events: number) => void): void;

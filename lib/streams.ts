@@ -12,6 +12,7 @@ import { invalidArgType } from './errors.js';
 import type { StreamSocket } from './socket.js';
 
 const DEFAULT_BUFFER_SIZE = 8192;
+const EMPTY = Buffer.alloc(0);
 const NEWLINE = 0x0a;
 
 function valueError(message: string): Error {
@@ -22,7 +23,7 @@ function valueError(message: string): Error {
 export class SocketReader implements AsyncIterable<Buffer> {
   #sock: StreamSocket;
   #bufsize: number;
-  #buf: Buffer = Buffer.alloc(0);
+  #buf: Buffer = EMPTY;
   #eof = false;
   #closed = false;
 
@@ -68,9 +69,14 @@ export class SocketReader implements AsyncIterable<Buffer> {
   }
 
   #take(n: number): Buffer {
-    const out = this.#buf.subarray(0, n);
-    this.#buf = this.#buf.subarray(n);
-    return out;
+    const buf = this.#buf;
+    if (n >= buf.length) {
+      // All of it (the usual case: one line per read): no views to make.
+      this.#buf = EMPTY;
+      return buf;
+    }
+    this.#buf = buf.subarray(n);
+    return buf.subarray(0, n);
   }
 
   /** `n` bytes (fewer only at EOF); without `n` (or negative), everything to EOF. */
@@ -114,12 +120,27 @@ export class SocketReader implements AsyncIterable<Buffer> {
     }
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    for (;;) {
-      const line = await this.readline();
-      if (line.length === 0) return;
-      yield line;
-    }
+  /**
+   * `for await (const line of rfile)`: the lines up to EOF. A plain
+   * iterator over readline() rather than an async generator, whose every
+   * `yield` costs an extra awaited step.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    let done = false;
+    const finished: IteratorResult<Buffer> = { done: true, value: undefined };
+    return {
+      next: async (): Promise<IteratorResult<Buffer>> => {
+        if (done) return finished;
+        const line = await this.readline();
+        if (line.length > 0) return { done: false, value: line };
+        done = true;
+        return finished;
+      },
+      return: async (): Promise<IteratorResult<Buffer>> => {
+        done = true;
+        return finished;
+      },
+    };
   }
 }
 

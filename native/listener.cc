@@ -366,7 +366,8 @@ bool SameHost(const SockAddr& a, const SockAddr& b) {
 }
 }  // namespace
 
-// takeDatagram(meta: Uint32Array(4), out: { host }) -> Buffer: the next
+// takeDatagram(meta: Uint32Array(4), out: { host }, pool?, offset?) ->
+// Buffer | length copied into pool at offset: the next
 // datagram, without building arrays in C++. meta gets [port, truncated,
 // flowinfo, scopeId]; out.host is set only when the sender's host differs
 // from the previous datagram's (a server mostly hears the same few hosts).
@@ -399,6 +400,17 @@ Napi::Value Listener::TakeDatagram(const Napi::CallbackInfo& info) {
     auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&p.addr.storage);
     m[2] = ntohl(sin6->sin6_flowinfo);
     m[3] = sin6->sin6_scope_id;
+  }
+  // With a pool (target: Uint8Array, offset): the payload is copied there
+  // and its length returned, when it fits; else a Buffer of its own.
+  if (info.Length() >= 4 && info[2].IsTypedArray() && info[3].IsNumber()) {
+    auto target = info[2].As<Napi::Uint8Array>();
+    int64_t offset = info[3].As<Napi::Number>().Int64Value();
+    if (offset >= 0 && static_cast<uint64_t>(offset) <= target.ByteLength() &&
+        p.data.size() <= target.ByteLength() - static_cast<size_t>(offset)) {
+      if (!p.data.empty()) std::memcpy(target.Data() + offset, p.data.data(), p.data.size());
+      return Napi::Number::New(env, static_cast<double>(p.data.size()));
+    }
   }
   return Napi::Buffer<uint8_t>::Copy(env, p.data.data(), p.data.size());
 }

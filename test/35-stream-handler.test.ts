@@ -131,6 +131,31 @@ for (const { name, ss } of transports) {
       expect(iterated).to.deep.equal(['x\n', 'y\n', 'z']);
     });
 
+    it('for await over rfile: a break keeps what follows for read(); iterating again after EOF yields nothing', async () => {
+      const seen: string[] = [];
+      let rest = '';
+      let again = 0;
+      class H extends ss.StreamRequestHandler {
+        override async handle(): Promise<void> {
+          for await (const line of this.rfile) {
+            seen.push(line.toString());
+            if (line.toString() === 'stop\n') break;
+          }
+          rest = (await this.rfile.read()).toString();
+          for await (const line of this.rfile) again += line.length;
+        }
+      }
+      const errors = await oneRequest(H, async (c) => {
+        const end = readToEnd(c);
+        c.end('a\nstop\nb\nc');
+        await end;
+      });
+      expect(errors).to.deep.equal([]);
+      expect(seen).to.deep.equal(['a\n', 'stop\n']);
+      expect(rest).to.equal('b\nc');
+      expect(again).to.equal(0);
+    });
+
     it('wfile.write() (unbuffered) returns the count and has sent the data when it resolves', async () => {
       const counts: number[] = [];
       const clientGotPing = deferred<void>();

@@ -39,6 +39,32 @@ for (const { name, ss, caps } of transports) {
       }
     });
 
+    it('a datagram larger than the read pool takes (maxPacketSize 65536): all of it arrives', async () => {
+      class Echo extends ss.DatagramRequestHandler {
+        override async handle(): Promise<void> {
+          const sum = this.packet.reduce((a, b) => (a + b) % 65521, 0);
+          await this.wfile.write(`${this.packet.length} ${sum} ${this.truncated}`);
+        }
+      }
+      const server = new ss.UDPServer([HOST, 0], Echo, { maxPacketSize: 65536 });
+      const client = await UdpClient.open();
+      try {
+        const to = server.serverAddress as [string, number];
+        for (const size of [30000, 20]) {
+          const data = Buffer.alloc(size, 0);
+          for (let i = 0; i < size; i++) data[i] = (i * 7) & 0xff;
+          const sum = data.reduce((a, b) => (a + b) % 65521, 0);
+          await client.send(data, to);
+          await withTimeout(server.handleRequest(), 5000, 'handleRequest()');
+          const [reply] = await client.recv();
+          expect(reply.toString()).to.equal(`${size} ${sum} false`);
+        }
+      } finally {
+        client.close();
+        await server.serverClose();
+      }
+    });
+
     it('an empty datagram is a request with an empty packet; the empty reply goes back', async () => {
       let got: Buffer | undefined;
       class Echo extends ss.DatagramRequestHandler {
