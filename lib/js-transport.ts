@@ -255,7 +255,7 @@ class JsStream implements StreamHandle {
     // in the socket buffer; a copy, since the caller may reuse its buffer.
     const room = WRITE_HIGH_WATER - this.#sock.writableLength;
     if (room <= 0) return null;
-    const chunk = Buffer.from(data.subarray(offset, offset + room));
+    const chunk = offset === 0 && data.length <= room ? Buffer.from(data) : Buffer.from(data.subarray(offset, offset + room));
     this.#sock.write(chunk);
     return chunk.length;
   }
@@ -339,6 +339,7 @@ abstract class JsListener<Item> {
   protected closed = false;
   #ready = new Waiter<boolean>();
   #timer: NodeJS.Timeout | undefined;
+  #waiting = false;
 
   /** Keep the event loop alive for this socket, or stop keeping it. */
   protected abstract keepAlive(on: boolean): void;
@@ -355,6 +356,7 @@ abstract class JsListener<Item> {
     if (this.queue.length > 0) return Promise.resolve(true);
     if (this.closed) return Promise.resolve(false);
     const promise = this.#ready.wait();
+    this.#waiting = true;
     this.keepAlive(true);
     // Beyond setTimeout's range (~24.8 days; Infinity included) is forever.
     if (timeout !== null && timeout * 1000 < MAX_TIMER_MS) this.#timer = setTimeout(() => this.#wake(false), Math.max(0, timeout * 1000));
@@ -367,10 +369,14 @@ abstract class JsListener<Item> {
 
   protected arrived(item: Item): void {
     this.queue.push(item);
-    this.#wake(true);
+    // While the server is busy nobody waits: nothing to wake, no timer or
+    // ref to touch per request.
+    if (this.#waiting) this.#wake(true);
   }
 
   #wake(ready: boolean): void {
+    if (!this.#waiting) return;
+    this.#waiting = false;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (!this.closed) this.keepAlive(false);
