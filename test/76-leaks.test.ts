@@ -42,7 +42,11 @@ const REQUESTS = 3000;
 const WARMUP = 1000;
 const FORK_REQUESTS = 200;
 const FORK_WARMUP = 50;
-const RSS_LIMIT_MIB = 5;
+// Under AddressSanitizer (npm run test:sanitized) freed memory waits in
+// ASan's quarantine, so RSS tells nothing there (+40 to +66 MiB over 3 000
+// requests); descriptors, threads and children must still come back.
+const UNDER_ASAN = /libasan/.test(process.env.LD_PRELOAD ?? '');
+const RSS_LIMIT_MIB = UNDER_ASAN ? Infinity : 5;
 
 describe('leaks: fds, threads, children and RSS back to a warmed-up baseline', function () {
   this.timeout(60000);
@@ -94,7 +98,8 @@ describe('leaks: fds, threads, children and RSS back to a warmed-up baseline', f
       expect(r.problems!.join(';')).to.match(/^fds \d+ -> \d+/);
     });
 
-    it('a server keeping 8 KiB per request fails on RSS', async () => {
+    it('a server keeping 8 KiB per request fails on RSS', async function () {
+      if (UNDER_ASAN) this.skip(); // RSS is not judged under ASan (above)
       const r = await leaks.runClass({
         impl: 'js', cls: 'UDPServer', requests: 1000, warmup: 200, settleMs: 500, selfTest: { leakBytes: 8192 },
       });
