@@ -54,6 +54,13 @@ function poolSlice(got: number): Buffer {
   return readPool.subarray(start, start + got);
 }
 
+// Datagrams have a pool of their own, small as Node's Buffer pool: most
+// are short, and a larger one than what is left gets a buffer of its own.
+const DGRAM_POOL_SIZE = 8 * 1024;
+const DGRAM_POOL_ROOM = 512;
+let dgramPool = Buffer.allocUnsafeSlow(DGRAM_POOL_SIZE);
+let dgramPoolOffset = 0;
+
 function recvPooled(conn: NativeConnection, n: number): Buffer | null {
   if (n > READ_POOL_MAX_READ) return conn.recv(n);
   poolRoom(n);
@@ -119,7 +126,6 @@ class NativeListenerHandle implements ListenerHandle {
   #fromValid = false;
   #readyWaiter: ((ready: boolean) => void) | null = null;
   #serveThread = true;
-  #packetSize = 8192;
   #writable: Promise<void> | null = null;
 
   constructor(private readonly addon: NativeAddon, family: number, type: number) {
@@ -133,10 +139,7 @@ class NativeListenerHandle implements ListenerHandle {
   setSockOpt(level: number, name: number, value: SockOptValue): void { this.sock.setSockOpt(level, name, value); }
   getSockOpt(level: number, name: number): number { return this.sock.getSockOpt(level, name); }
   getSockName(): Address { return this.sock.getSockName(); }
-  configure(batchLimit: number, maxPacketSize: number): void {
-    this.sock.configure(batchLimit, maxPacketSize);
-    this.#packetSize = maxPacketSize;
-  }
+  configure(batchLimit: number, maxPacketSize: number): void { this.sock.configure(batchLimit, maxPacketSize); }
   readyNow(): boolean { return this.sock.readyNow(); }
 
   setServeThread(on: boolean): void { this.#serveThread = on; }
@@ -188,13 +191,19 @@ class NativeListenerHandle implements ListenerHandle {
   takeDatagram(): [Buffer, Address, boolean] {
     const meta = this.#meta;
     let data: Buffer;
-    if (this.#packetSize <= READ_POOL_MAX_READ) {
-      // Into the read pool: a view instead of an ArrayBuffer per datagram.
-      poolRoom(this.#packetSize);
-      const got = this.sock.takeDatagram(meta, this.#from, readPool, readPoolOffset);
-      data = typeof got === 'number' ? poolSlice(got) : got;
+    // Into the datagram pool when it fits there (the addon checks): a view
+    // instead of an ArrayBuffer per datagram; a larger one gets its own.
+    if (DGRAM_POOL_SIZE - dgramPoolOffset < DGRAM_POOL_ROOM) {
+      dgramPool = Buffer.allocUnsafeSlow(DGRAM_POOL_SIZE);
+      dgramPoolOffset = 0;
+    }
+    const start = dgramPoolOffset;
+    const got = this.sock.takeDatagram(meta, this.#from, dgramPool, start);
+    if (typeof got === 'number') {
+      dgramPoolOffset = (start + got + 7) & ~7;
+      data = dgramPool.subarray(start, start + got);
     } else {
-      data = this.sock.takeDatagram(meta, this.#from) as Buffer;
+      data = got;
     }
     this.#fromValid = true;
     const host = this.#from.host;
