@@ -8,7 +8,7 @@
       "include_dirs": [ "<!(node -p \"require('node-addon-api').include_dir\")" ],
       "defines": [ "<!@(node -p \"require('./native/build.json').defines.join(' ')\")" ],
       "cflags!": [ "-fno-exceptions", "-O3" ],
-      "cflags_cc!": [ "-fno-exceptions", "-std=gnu++17", "-std=gnu++20", "-O3" ],
+      "cflags_cc!": [ "-fno-exceptions", "-O3" ],
       "cflags_cc": [ "<!@(node -p \"require('./native/build.json').cflags.join(' ')\")" ]
     }
   ]

@@ -14,6 +14,51 @@ import * as path from 'node:path';
 export type SS = typeof import('../dist/index.js');
 export type Address = [string, number] | [string, number, number, number] | string;
 
+/**
+ * Asks the running Node, through plain node:net and nothing of ours, whether
+ * a peer's reset that arrives with the last data reaches a reader as
+ * ECONNRESET (seen on Node 24 and 26) or as EOF (seen on Node 20 and 22,
+ * whose libuv reads a short read with the hang-up as the end).
+ * The js transport reports what node:net reports, so its `resetIsError`
+ * capability is this answer, never one version's assumption. A child
+ * process, because the capabilities are needed synchronously at load.
+ */
+function nodeNetResetIsError(): boolean {
+  const probe = `
+    const net = require('node:net'), fs = require('node:fs'), os = require('node:os'), path = require('node:path');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-probe-'));
+    const p = path.join(dir, 's');
+    const done = (answer) => { fs.rmSync(dir, { recursive: true, force: true }); process.stdout.write(answer); process.exit(0); };
+    setTimeout(() => done('timeout'), 5000).unref();
+    // The client sends, then closes with the server's greeting unread:
+    // Linux sets ECONNRESET on the server's end, behind the data.
+    let accepted, connected;
+    const start = () => {
+      if (!accepted || !connected) return;
+      accepted.write('greeting\\n', () => { client.write('partial'); client.destroy(); });
+    };
+    const server = net.createServer({ allowHalfOpen: true }, (sock) => {
+      let data = 0;
+      sock.on('data', (d) => { data += d.length; });
+      sock.on('error', (e) => done(data === 7 && e.code === 'ECONNRESET' ? 'error' : 'other ' + e.code + ' ' + data));
+      sock.on('end', () => done(data === 7 ? 'eof' : 'other end ' + data));
+      accepted = sock;
+      start();
+    });
+    let client;
+    server.listen(p, () => {
+      client = net.connect(p);
+      client.on('error', () => {});
+      client.on('connect', () => { client.pause(); connected = true; start(); });
+    });
+  `;
+  const r = childProcess.spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', timeout: 10000 });
+  if (r.stdout !== 'error' && r.stdout !== 'eof') {
+    throw new Error(`the node:net reset probe gave ${JSON.stringify(r.stdout)} (stderr ${JSON.stringify(r.stderr)})`);
+  }
+  return r.stdout === 'error';
+}
+
 /** The repository root (this file runs from `.test-out/test/`). */
 export const ROOT = findRoot(__dirname);
 
@@ -68,8 +113,9 @@ export interface Caps {
   keepsSocketFile: boolean;
   /**
    * A peer's reset always reaches the handler's read as ECONNRESET, after
-   * the data sent before it (else: libuv reports a reset that comes in the
-   * same wake-up as the last data as EOF, TCP and Unix alike).
+   * the data sent before it (else: a reset that comes in the same wake-up as
+   * the last data reads as EOF, TCP and Unix alike). For the js transport
+   * this is what the running Node's node:net does: nodeNetResetIsError().
    */
   resetIsError: boolean;
 }
@@ -124,7 +170,7 @@ export const transports: TransportUnderTest[] = [
       sockOpts: false,
       hostNames: false,
       keepsSocketFile: false,
-      resetIsError: false,
+      resetIsError: nodeNetResetIsError(),
     },
   },
 ];
