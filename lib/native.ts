@@ -1,7 +1,12 @@
 /**
  * Loads the C++ addon, lazily: `socketserver/js` works where it cannot load.
- * `SOCKETSERVER_NATIVE` may name another build of it (the cmake-js or
- * sanitizer builds); otherwise node-gyp's `build/Release` is used.
+ *
+ * Which file: `SOCKETSERVER_NATIVE` when set (the cmake-js or sanitizer
+ * builds); else what node-gyp-build picks in the package, the way prebuilt
+ * addons are commonly found: a build from source in `build/Release` first,
+ * then the prebuilt binary in `prebuilds/linux-x64/` whose ABI tag is the
+ * running Node's (`socketserver.abi137.glibc.node` for Node 24). The addon
+ * uses Node's C++ API (fork.cc), so a binary serves exactly one ABI.
  */
 import * as path from 'node:path';
 
@@ -66,29 +71,48 @@ export interface NativeAddon {
 
 let addon: NativeAddon | undefined;
 
+/** The package root: the folder holding package.json, binding.gyp and prebuilds/. */
+const PACKAGE_ROOT = path.join(__dirname, '..');
+
+/** The addon file to load; throws node-gyp-build's error when none fits this Node. */
 export function addonPath(): string {
-  return process.env.SOCKETSERVER_NATIVE
-    ? path.resolve(process.env.SOCKETSERVER_NATIVE)
-    : path.join(__dirname, '..', 'build', 'Release', 'socketserver.node');
+  if (process.env.SOCKETSERVER_NATIVE) return path.resolve(process.env.SOCKETSERVER_NATIVE);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+  return nodeGypBuild.resolve(PACKAGE_ROOT);
 }
 
 export function loadAddon(): NativeAddon {
   if (addon === undefined) {
-    const file = addonPath();
+    let file: string;
+    try {
+      file = addonPath();
+    } catch (cause) {
+      throw nativeError(
+        `socketserver: no native addon for Node ${process.version} (ABI ${process.versions.modules}, ` +
+          `${process.platform}-${process.arch}): the package has no prebuilt binary for it, and none was built ` +
+          `from source (that needs python3, make and g++; \`npm rebuild socketserver\` builds it and shows why not).`,
+        cause,
+      );
+    }
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       addon = require(file) as NativeAddon;
     } catch (cause) {
-      throw Object.assign(
-        new Error(
-          `socketserver: the native addon could not be loaded from ${file} ` +
-            `(${(cause as Error).message.split('\n')[0]}). Rebuild it with \`npm rebuild socketserver\`, ` +
-            `or use the pure-JavaScript transport: import ... from 'socketserver/js'.`,
-          { cause },
-        ),
-        { code: 'ERR_SOCKETSERVER_NATIVE' },
+      throw nativeError(
+        `socketserver: the native addon could not be loaded from ${file} ` +
+          `(${(cause as Error).message.split('\n')[0]}). Rebuild it with \`npm rebuild socketserver\`.`,
+        cause,
       );
     }
   }
   return addon;
+}
+
+/** The one shape of "no addon here": it names the way out, the pure-JavaScript transport. */
+function nativeError(message: string, cause: unknown): Error {
+  return Object.assign(
+    new Error(`${message} Or use the pure-JavaScript transport: import ... from 'socketserver/js'.`, { cause }),
+    { code: 'ERR_SOCKETSERVER_NATIVE' },
+  );
 }

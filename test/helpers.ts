@@ -234,10 +234,10 @@ export const TEST_STR = Buffer.from('hello world\n');
 
 // ---------------------------------------------------------------- the addon
 
+/** The addon file the package loads (lib/native.ts decides: SOCKETSERVER_NATIVE, build/Release, prebuilds/). */
 export function nativeAddonPath(): string {
-  return process.env.SOCKETSERVER_NATIVE
-    ? path.resolve(process.env.SOCKETSERVER_NATIVE)
-    : path.join(ROOT, 'build', 'Release', 'socketserver.node');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require(path.join(ROOT, 'dist', 'native.js')) as typeof import('../dist/native.js')).addonPath();
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
