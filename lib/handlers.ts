@@ -39,10 +39,11 @@ export interface ServerLike {
  */
 export class BaseRequestHandler<Req = StreamSocket, Srv = ServerLike> {
   request: Req;
-  clientAddress: Address;
+  /** The peer; null only for a datagram from an unnamed (unbound) Unix socket, as Python's recvfrom() gives None. */
+  clientAddress: Address | null;
   server: Srv;
 
-  constructor(request: Req, clientAddress: Address, server: Srv) {
+  constructor(request: Req, clientAddress: Address | null, server: Srv) {
     this.request = request;
     this.clientAddress = clientAddress;
     this.server = server;
@@ -83,6 +84,8 @@ export class StreamRequestHandler<Srv = ServerLike> extends BaseRequestHandler<S
   declare timeout?: number | null;
   declare disableNagleAlgorithm?: boolean;
 
+  /** The peer: never null on a stream (an unnamed Unix peer is ''). */
+  declare clientAddress: Address;
   /** The connected socket (the same as `request`). */
   declare connection: StreamSocket;
   declare rfile: SocketReader;
@@ -122,7 +125,8 @@ export class StreamRequestHandler<Srv = ServerLike> extends BaseRequestHandler<S
 /**
  * A handler for datagram requests: `packet` is the payload, `socket` the
  * server's socket; `rfile` reads from the packet, `wfile` collects the
- * reply, which `finish()` sends to `clientAddress`.
+ * reply, which `finish()` sends to `clientAddress` (nothing, when that is
+ * null: an unnamed Unix sender).
  */
 export class DatagramRequestHandler<Srv = ServerLike> extends BaseRequestHandler<DatagramRequest, Srv> {
   declare packet: Buffer;
@@ -140,6 +144,10 @@ export class DatagramRequestHandler<Srv = ServerLike> extends BaseRequestHandler
   }
 
   override async finish(): Promise<void> {
+    // An unnamed Unix sender (clientAddress null) cannot be answered: there
+    // is no address to send to (Python would raise; syslog clients such as
+    // `logger -u` send from unbound sockets and expect no reply).
+    if (this.clientAddress === null) return;
     await this.socket.sendTo(this.wfile.getValue(), this.clientAddress);
   }
 }

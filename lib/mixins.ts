@@ -30,7 +30,7 @@ export interface ThreadingServer {
   /** The in-flight requests serverClose() waits for (finished ones are not kept: CPython issue 37193). */
   readonly _threads: ReadonlySet<Promise<void>>;
   /** Runs one request: finishRequest(), handleError() on failure, then shutdownRequest(). */
-  processRequestThread(request: unknown, clientAddress: Address): Promise<void>;
+  processRequestThread(request: unknown, clientAddress: Address | null): Promise<void>;
 }
 
 /** A server class the mix-ins can extend. */
@@ -80,7 +80,7 @@ export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerC
       return 64;
     }
 
-    async processRequestThread(request: unknown, clientAddress: Address): Promise<void> {
+    async processRequestThread(request: unknown, clientAddress: Address | null): Promise<void> {
       try {
         const finishing = this.finishRequest(request as never, clientAddress);
         if (finishing !== undefined) await finishing;
@@ -94,7 +94,7 @@ export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerC
     }
 
     /** Starts the request's task and returns once it is dispatched. */
-    override processRequest(request: unknown, clientAddress: Address): Promise<void> {
+    override processRequest(request: unknown, clientAddress: Address | null): Promise<void> {
       const task = this.processRequestThread(request, clientAddress).catch(reportTaskError);
       if (this.blockOnClose && !this.daemonThreads) {
         this.#threads.add(task);
@@ -266,7 +266,7 @@ export function ForkingMixIn<B extends ServerClass>(Base: B): ForkingServerClass
       return this.collectChildren();
     }
 
-    override async processRequest(request: unknown, clientAddress: Address): Promise<void> {
+    override async processRequest(request: unknown, clientAddress: Address | null): Promise<void> {
       // Never more than maxChildren alive, also under handleRequest() loops.
       while (this.activeChildren !== null && this.activeChildren.size >= this.maxChildren) await this.#anyChildExit();
       const processes = this.#processes;

@@ -188,7 +188,7 @@ class NativeListenerHandle implements ListenerHandle {
     return [new NativeStream(conn), address];
   }
 
-  takeDatagram(): [Buffer, Address, boolean] {
+  takeDatagram(): [Buffer, Address | null, boolean] {
     const meta = this.#meta;
     let data: Buffer;
     // Into the datagram pool when it fits there (the addon checks): a view
@@ -207,10 +207,12 @@ class NativeListenerHandle implements ListenerHandle {
     }
     this.#fromValid = true;
     const host = this.#from.host;
-    let address: Address;
+    let address: Address | null;
     if (this.family === AF_INET) address = [host, meta[0]];
     else if (this.family === AF_INET6) address = [host, meta[0], meta[2], meta[3]];
-    else address = host;
+    // A bound Unix name is never empty (even autobind gives one), so an
+    // empty one is an unnamed sender: null, as Python's recvfrom() has it.
+    else address = host === '' ? null : host;
     return [data, address, meta[1] === 1];
   }
 

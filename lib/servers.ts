@@ -70,7 +70,7 @@ import { ServerSocket, StreamSocket } from './socket.js';
 import type { Address, Transport } from './transport.js';
 
 /** The request-handler class a server instantiates for each request. */
-export type RequestHandlerClass = new (request: never, clientAddress: Address, server: never) => object;
+export type RequestHandlerClass = new (request: never, clientAddress: Address | null, server: never) => object;
 
 interface HandlerLike {
   setup?: () => unknown;
@@ -228,7 +228,7 @@ export class BaseServer<Req = unknown> {
    */
   protected async _handleRequestNoblock(): Promise<void> {
     let request: Req;
-    let clientAddress: Address;
+    let clientAddress: Address | null;
     try {
       const got = this.getRequest();
       [request, clientAddress] = Array.isArray(got) ? got : await got;
@@ -272,7 +272,7 @@ export class BaseServer<Req = unknown> {
   }
 
   /** Must take a request from the socket: `[request, clientAddress]`. */
-  getRequest(): [Req, Address] | Promise<[Req, Address]> {
+  getRequest(): [Req, Address | null] | Promise<[Req, Address | null]> {
     throw new Error('getRequest() must be implemented by a subclass');
   }
 
@@ -280,12 +280,12 @@ export class BaseServer<Req = unknown> {
   handleTimeout(): void | Promise<void> {}
 
   /** Returns true to process the request; always true by default. */
-  verifyRequest(request: Req, clientAddress: Address): boolean | Promise<boolean> {
+  verifyRequest(request: Req, clientAddress: Address | null): boolean | Promise<boolean> {
     return true;
   }
 
   /** Calls finishRequest() then shutdownRequest(); the mix-ins override it. */
-  async processRequest(request: Req, clientAddress: Address): Promise<void> {
+  async processRequest(request: Req, clientAddress: Address | null): Promise<void> {
     const finishing = this.finishRequest(request, clientAddress);
     if (finishing !== undefined) await finishing;
     const shut = this.shutdownRequest(request);
@@ -296,8 +296,8 @@ export class BaseServer<Req = unknown> {
   serverClose(): void | Promise<void> {}
 
   /** Makes the request handler and runs its setup(), handle() and finish(). */
-  async finishRequest(request: Req, clientAddress: Address): Promise<void> {
-    const Handler = this.RequestHandlerClass as unknown as new (r: Req, a: Address, s: this) => HandlerLike;
+  async finishRequest(request: Req, clientAddress: Address | null): Promise<void> {
+    const Handler = this.RequestHandlerClass as unknown as new (r: Req, a: Address | null, s: this) => HandlerLike;
     const handler = new Handler(request, clientAddress, this);
     const setup = handler.setup?.();
     if (setup !== undefined) await setup;
@@ -322,7 +322,7 @@ export class BaseServer<Req = unknown> {
    * Handles an error thrown while processing a request: by default prints
    * the error, between two lines of dashes, to stderr, and serving goes on.
    */
-  handleError(request: Req, clientAddress: Address, error: unknown): void | Promise<void> {
+  handleError(request: Req, clientAddress: Address | null, error: unknown): void | Promise<void> {
     const stack = error instanceof Error ? (error.stack ?? String(error)) : inspect(error);
     process.stderr.write(
       `${'-'.repeat(40)}\n` +
@@ -456,7 +456,7 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
     return this.socket.fileno();
   }
 
-  override getRequest(): [Req, Address] | Promise<[Req, Address]> {
+  override getRequest(): [Req, Address | null] | Promise<[Req, Address | null]> {
     const [handle, address] = this.socket.handle.takeStream();
     return [new StreamSocket(handle) as Req, address];
   }
@@ -491,7 +491,7 @@ export class UDPServer<Req = DatagramRequest> extends TCPServer<Req> {
 
   declare maxPacketSize: number;
 
-  override getRequest(): [Req, Address] | Promise<[Req, Address]> {
+  override getRequest(): [Req, Address | null] | Promise<[Req, Address | null]> {
     const [data, address, truncated] = this.socket.handle.takeDatagram();
     const request = truncated ? new TruncatedDatagramPair(2) : new DatagramPair(2);
     request[0] = data;

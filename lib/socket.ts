@@ -214,8 +214,17 @@ export class ServerSocket {
   setSockOpt(level: number, name: number, value: SockOptValue): void { this.handle.setSockOpt(level, name, value); }
   getSockOpt(level: number, name: number): number { return this.handle.getSockOpt(level, name); }
 
-  /** Sends one datagram to `address`; resolves with the bytes sent. */
-  async sendTo(data: Uint8Array | string, address: Address): Promise<number> {
+  /**
+   * Sends one datagram to `address`; resolves with the bytes sent. `null`
+   * (the clientAddress of an unnamed Unix sender) is accepted by the type,
+   * so that `sendTo(data, this.clientAddress)` compiles as Python's
+   * docs write it, and rejected with a TypeError, as Python's sendto(data,
+   * None) raises.
+   */
+  async sendTo(data: Uint8Array | string, address: Address | null): Promise<number> {
+    if (address === null) {
+      throw invalidArgType('sendTo() needs an address: an unnamed Unix datagram sender (clientAddress null) has none');
+    }
     const bytes = toBytes(data);
     for (;;) {
       const n = this.handle.sendTo(bytes, address);

@@ -37,8 +37,12 @@ export interface ListenerHandle {
   wake(): void;
   /** Takes a connection; throws the system error (EAGAIN when none). */
   takeStream(): [StreamHandle, Address];
-  /** Takes a datagram: payload (at most maxPacketSize bytes), sender, truncated. */
-  takeDatagram(): [Buffer, Address, boolean];
+  /**
+   * Takes a datagram: payload (at most maxPacketSize bytes), sender,
+   * truncated. The sender is null for an unnamed (unbound) Unix datagram
+   * socket, as Python's recvfrom() gives None.
+   */
+  takeDatagram(): [Buffer, Address | null, boolean];
   /** Sends a datagram without blocking: bytes sent, or null when it would block. */
   sendTo(data: Uint8Array, address: Address): number | null;
   waitWritable(): Promise<void>;
