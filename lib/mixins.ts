@@ -140,7 +140,7 @@ export type ForkingServerClass<B extends ServerClass> = (new (
   RequestHandlerClass: RequestHandlerClass,
   options?: ForkingOptions,
 ) => InstanceType<B> & ForkingServer) &
-  Omit<B, 'prototype'> & { maxChildren: number; blockOnClose: boolean; childTimeout: number | null };
+  Omit<B, 'prototype'> & { maxChildren: number; blockOnClose: boolean; childTimeout: number | null; activeChildren: Set<number> | null };
 
 /** The descriptor a forked child must keep: the connection, or the datagram server's socket. */
 function requestFd(request: unknown): number {
@@ -180,6 +180,12 @@ export function ForkingMixIn<B extends ServerClass>(Base: B): ForkingServerClass
     static maxChildren = 40;
     static blockOnClose = true;
     static childTimeout: number | null = 300;
+    /**
+     * Python's class attribute `active_children = None`: null on the class,
+     * as API.md's settings table lists it. Not a setting that is copied:
+     * each server makes its own Set at its first fork.
+     */
+    static activeChildren: Set<number> | null = null;
     static override settings: readonly string[] = [...Server.settings, 'maxChildren', 'blockOnClose', 'childTimeout'];
 
     declare maxChildren: number;

@@ -144,6 +144,9 @@ for (const { name, ss, caps, cjs: distFile } of transports) {
       it('timeout 300, maxChildren 40, blockOnClose true, childTimeout 300; activeChildren null before a fork', async () => {
         const C = ss.ForkingTCPServer as unknown as Record<string, unknown>;
         expect([C.timeout, C.maxChildren, C.blockOnClose, C.childTimeout]).to.deep.equal([300, 40, true, 300]);
+        // Python's class attribute: ForkingTCPServer.active_children is None.
+        expect(C.activeChildren, 'the class default of activeChildren').to.equal(null);
+        expect(ss.ForkingMixIn(ss.UDPServer).activeChildren).to.equal(null);
         const server: AnyServer = new ss.ForkingUnixStreamServer(tmp.path('settings'), ss.StreamRequestHandler);
         const other: AnyServer = new ss.ForkingUDPServer([HOST, 0], ss.DatagramRequestHandler, {
           maxChildren: 3,
