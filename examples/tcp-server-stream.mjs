@@ -6,7 +6,9 @@ class MyTCPHandler extends StreamRequestHandler {
   async handle() {
     // this.rfile is a file-like object created by the handler;
     // we can now use e.g. readline() instead of raw recv() calls
-    this.data = (await this.rfile.readline()).toString().trim();
+    // (with a limit: without one, a client that never sends '\n' makes
+    // the server hold all it sends)
+    this.data = (await this.rfile.readline(65536)).toString().trim();
     console.log(`${this.clientAddress[0]} wrote:`);
     console.log(this.data);
     // Likewise, this.wfile is a file-like object used to write back
