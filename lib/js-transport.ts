@@ -20,6 +20,10 @@
  * kernel backlog of what node:net has not accepted yet; `fileno()` is -1
  * until bind() (libuv makes the descriptor there); and closing a Unix
  * server removes its socket file (libuv unlinks a bound pipe's path).
+ *
+ * node:dgram reports a send's outcome only to its callback, a tick later:
+ * so a datagram's sendTo() returns a promise of it, which rejects with the
+ * same coded error (EMSGSIZE, ...) the native transport's sendto() throws.
  */
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
@@ -507,6 +511,9 @@ class JsStreamListener extends JsListener<JsStream> implements ListenerHandle {
 
 type Datagram = [Buffer, Address, boolean];
 
+const EMPTY = Buffer.alloc(0);
+const UV_ECANCELED = -125;
+
 /** A dgram lookup that answers at once, so bind() completes before it returns. */
 function syncLookup(family: number) {
   return (host: string, options: unknown, callback?: (err: Error | null, address: string, family: number) => void): void => {
@@ -519,7 +526,7 @@ function syncLookup(family: number) {
   };
 }
 
-class JsDatagramListener extends JsListener<Datagram> implements ListenerHandle {
+class JsDatagramListener extends JsListener<Datagram | Error> implements ListenerHandle {
   #family: number;
   #sock: dgram.Socket;
   #reuseAddr = false;
@@ -575,8 +582,15 @@ class JsDatagramListener extends JsListener<Datagram> implements ListenerHandle 
     this.#sock.bind(port, host);
     this.#sock.off('error', onError);
     if (failure !== undefined) throw failure;
-    // Later errors (an ICMP-reported send failure) are the kernel's, not ours to crash on.
-    this.#sock.on('error', () => {});
+    // Send errors go to their send's callback; what dgram still emits is a
+    // failed receive. It must not crash the process (an unhandled 'error'),
+    // and it is reported where the native transport reports it: by the
+    // take that would have read the datagram (recvfrom), which the server
+    // drops, as Python's does.
+    this.#sock.on('error', (error: Error) => {
+      const errno = (error as { errno?: unknown }).errno;
+      this.arrived(typeof errno === 'number' ? systemError(errno, 'recvfrom') : error);
+    });
     this.#bound = true;
   }
 
@@ -624,18 +638,56 @@ class JsDatagramListener extends JsListener<Datagram> implements ListenerHandle 
   }
 
   takeDatagram(): [Buffer, Address, boolean] {
-    return this.take('recvfrom');
+    const item = this.take('recvfrom');
+    if (item instanceof Error) throw item;
+    return item;
   }
 
-  sendTo(data: Uint8Array, address: Address): number | null {
+  /**
+   * node:dgram tells a send's outcome (bytes, or the error: EMSGSIZE, ...)
+   * only to its callback, in a later tick: so the result is a promise of
+   * it, one per send, which concurrent replies cannot confuse.
+   */
+  sendTo(data: Uint8Array, address: Address): Promise<number> {
     if (this.closed) throw systemError(-9, 'sendto');
     const [host, port] = address as [string, number];
-    // A copy: dgram sends later, and the caller may reuse its buffer.
-    this.#sock.send(Buffer.from(data), port, resolveHost(host, this.#family));
-    return data.length;
+    // A copy: dgram may send later, and the caller may reuse its buffer.
+    this.#sendData = Buffer.from(data);
+    this.#sendPort = port;
+    this.#sendIp = resolveHost(host, this.#family);
+    try {
+      return new Promise<number>(this.#startSend);
+    } finally {
+      this.#sendData = EMPTY;
+    }
+  }
+
+  // What sendTo() passes to #startSend, its promise executor: one executor
+  // for the socket's life, so that a send makes one closure, its callback.
+  #sendData = EMPTY;
+  #sendPort = 0;
+  #sendIp = '';
+  readonly #startSend = (resolve: (sent: number) => void, reject: (error: Error) => void): void => {
+    const ip = this.#sendIp;
+    const port = this.#sendPort;
+    this.#sock.send(this.#sendData, port, ip, (error, sent) => {
+      if (error === null) resolve(sent);
+      else reject(this.#sendError(error, ip, port));
+    });
+  };
+
+  /** A send's error as the native transport's sendto() reports it. */
+  #sendError(error: Error, ip: string, port: number): Error {
+    const errno = (error as { errno?: unknown }).errno;
+    if (typeof errno !== 'number') return error;
+    // ECANCELED: closed under a send that libuv had queued. Reported as a
+    // sendTo() after close() is, here and on the native transport: EBADF.
+    if (errno === UV_ECANCELED) return systemError(-9, 'sendto');
+    return systemError(errno, 'sendto', ip, port);
   }
 
   waitWritable(): Promise<void> {
+    // sendTo() never says "would block" here: its promise is the wait.
     return Promise.resolve();
   }
 
