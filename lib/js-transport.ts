@@ -20,6 +20,24 @@
  * kernel backlog of what node:net has not accepted yet; `fileno()` is -1
  * until bind() (libuv makes the descriptor there); and closing a Unix
  * server removes its socket file (libuv unlinks a bound pipe's path).
+ *
+ * node:dgram reports a send's outcome only to its callback, a tick later:
+ * so a datagram's sendTo() returns a promise of it, which rejects with the
+ * same coded error (EMSGSIZE, ...) the native transport's sendto() throws.
+ *
+ * node:net and node:dgram take in whatever comes, while the server may be
+ * busy: what waits to be taken is bounded here, as the kernel bounds it
+ * for the native transport, so that a flood or a slow handler cannot grow
+ * the process without end. Beyond the bound, what arrives is dropped and
+ * counted on the listener (a later issue makes the counts public):
+ * - datagrams: at most the socket's receive buffer size (SO_RCVBUF, read
+ *   at bind) in payload bytes and 1024 datagrams; a datagram that arrives
+ *   when either is reached is dropped (`droppedDatagrams`), as the kernel
+ *   drops one that finds the receive buffer full;
+ * - connections: at most max(requestQueueSize, 511) accepted connections
+ *   (511: node:net's default backlog); one more is closed at once
+ *   (`droppedConnections`), as net.Server's maxConnections closes it. Each
+ *   waiting connection reads ahead at most 64 KiB (READ_HIGH_WATER).
  */
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
@@ -102,6 +120,11 @@ function ipAddress(host: string, port: number, family: number): Address {
 
 // --- libuv handles through process.binding ----------------------------------
 
+/** An accepted connection's libuv handle, before a net.Socket adopts it. */
+interface UvClientHandle {
+  close(callback?: () => void): void;
+}
+
 interface UvServerHandle {
   readonly fd: number;
   listen(backlog: number): number;
@@ -109,7 +132,7 @@ interface UvServerHandle {
   ref(): void;
   unref(): void;
   /** libuv calls this with each accepted connection's handle (status < 0: accept failed). */
-  onconnection: ((status: number, client: object | undefined) => void) | null;
+  onconnection: ((status: number, client: UvClientHandle | undefined) => void) | null;
 }
 
 interface UvTcpHandle extends UvServerHandle {
@@ -390,11 +413,23 @@ abstract class JsListener<Item> {
   }
 }
 
+/**
+ * The least number of accepted connections that may wait to be taken,
+ * whatever requestQueueSize says: node:net's own default backlog. Python's
+ * default requestQueueSize, 5, would close clients that the kernel's
+ * backlog only delays (the native transport's behaviour).
+ */
+const MIN_QUEUED_CONNECTIONS = 511;
+
 class JsStreamListener extends JsListener<JsStream> implements ListenerHandle {
   #family: number;
   #handle: UvTcpHandle | UvPipeHandle;
   #path = '';
   #bound: Address | null = null;
+  /** How many accepted connections may wait to be taken: set by listen(). */
+  #maxQueued = MIN_QUEUED_CONNECTIONS;
+  /** Connections closed on arrival because the queue was full (a later issue makes it public). */
+  droppedConnections = 0;
 
   constructor(family: number) {
     super();
@@ -445,12 +480,23 @@ class JsStreamListener extends JsListener<JsStream> implements ListenerHandle {
     this.#handle.onconnection = (status, client) => {
       // A failed accept (EMFILE, ...): libuv retries; nothing to hand over.
       if (status < 0 || client === undefined) return;
+      // node:net accepts whatever comes, so the bound is ours: beyond it the
+      // connection is closed at once, as net.Server's maxConnections does
+      // (before a net.Socket is made for it: nothing is read from it).
+      if (this.queue.length >= this.#maxQueued) {
+        this.droppedConnections++;
+        client.close();
+        return;
+      }
       // Wrapped at once, so that its events have a listener while it waits
       // in the queue: a client that resets before the server takes the
       // connection must not be an unhandled 'error' (a crash).
       const options = { handle: client, allowHalfOpen: true, readable: true, writable: true };
       this.arrived(new JsStream(new net.Socket(options as net.SocketConstructorOpts), this.#family, this.#path));
     };
+    // The kernel's backlog bounds what waits to be accepted; this bounds
+    // what was accepted and waits to be taken: requestQueueSize, or more.
+    this.#maxQueued = Math.max(backlog, MIN_QUEUED_CONNECTIONS);
     const err = this.#handle.listen(backlog);
     if (err) {
       // libuv reports a bind() that failed with EADDRINUSE only here.
@@ -507,6 +553,18 @@ class JsStreamListener extends JsListener<JsStream> implements ListenerHandle {
 
 type Datagram = [Buffer, Address, boolean];
 
+const EMPTY = Buffer.alloc(0);
+const UV_ECANCELED = -125;
+
+/**
+ * At most this many datagrams wait to be taken, however small: the kernel
+ * charges each one its overhead (a few hundred bytes), which a count of
+ * payload bytes alone would not bound.
+ */
+const MAX_QUEUED_DATAGRAMS = 1024;
+/** The payload bytes that may wait until bind() reads the socket's receive buffer size (Linux's default). */
+const DEFAULT_QUEUED_BYTES = 212_992;
+
 /** A dgram lookup that answers at once, so bind() completes before it returns. */
 function syncLookup(family: number) {
   return (host: string, options: unknown, callback?: (err: Error | null, address: string, family: number) => void): void => {
@@ -519,12 +577,17 @@ function syncLookup(family: number) {
   };
 }
 
-class JsDatagramListener extends JsListener<Datagram> implements ListenerHandle {
+class JsDatagramListener extends JsListener<Datagram | Error> implements ListenerHandle {
   #family: number;
   #sock: dgram.Socket;
   #reuseAddr = false;
   #maxPacketSize = 8192;
   #bound = false;
+  /** Payload bytes waiting to be taken, and their bound: the socket's receive buffer size (SO_RCVBUF). */
+  #queuedBytes = 0;
+  #maxQueuedBytes = DEFAULT_QUEUED_BYTES;
+  /** Datagrams read and dropped because the queue was full (a later issue makes it public). */
+  droppedDatagrams = 0;
 
   constructor(family: number) {
     super();
@@ -539,8 +602,19 @@ class JsDatagramListener extends JsListener<Datagram> implements ListenerHandle 
       lookup: syncLookup(this.#family) as unknown as dgram.SocketOptions['lookup'],
     });
     sock.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => {
+      // node:dgram reads whatever comes, so the bound is ours, and the
+      // kernel's rule: a datagram is dropped when the queue is already
+      // full (one is always taken into an empty queue, however large).
+      if (this.queue.length >= MAX_QUEUED_DATAGRAMS || this.#queuedBytes >= this.#maxQueuedBytes) {
+        this.droppedDatagrams++;
+        return;
+      }
       const truncated = msg.length > this.#maxPacketSize;
-      this.arrived([truncated ? msg.subarray(0, this.#maxPacketSize) : msg, ipAddress(rinfo.address, rinfo.port, this.#family), truncated]);
+      // A truncated datagram keeps a copy of its start: a view would hold
+      // all of it (up to 64 KiB) while the handler gets maxPacketSize.
+      const data = truncated ? Buffer.from(msg.subarray(0, this.#maxPacketSize)) : msg;
+      this.#queuedBytes += data.length;
+      this.arrived([data, ipAddress(rinfo.address, rinfo.port, this.#family), truncated]);
     });
     sock.unref();
     return sock;
@@ -575,8 +649,18 @@ class JsDatagramListener extends JsListener<Datagram> implements ListenerHandle 
     this.#sock.bind(port, host);
     this.#sock.off('error', onError);
     if (failure !== undefined) throw failure;
-    // Later errors (an ICMP-reported send failure) are the kernel's, not ours to crash on.
-    this.#sock.on('error', () => {});
+    // Send errors go to their send's callback; what dgram still emits is a
+    // failed receive. It must not crash the process (an unhandled 'error'),
+    // and it is reported where the native transport reports it: by the
+    // take that would have read the datagram (recvfrom), which the server
+    // drops, as Python's does. Under the count bound too: the kernel keeps
+    // one pending error per socket, not a history of them.
+    this.#sock.on('error', (error: Error) => {
+      if (this.queue.length >= MAX_QUEUED_DATAGRAMS) return;
+      const errno = (error as { errno?: unknown }).errno;
+      this.arrived(typeof errno === 'number' ? systemError(errno, 'recvfrom') : error);
+    });
+    this.#maxQueuedBytes = this.#sock.getRecvBufferSize();
     this.#bound = true;
   }
 
@@ -595,6 +679,8 @@ class JsDatagramListener extends JsListener<Datagram> implements ListenerHandle 
     }
     if (level === constants.SOL_SOCKET && name === constants.SO_RCVBUF && this.#bound && typeof value === 'number') {
       this.#sock.setRecvBufferSize(value);
+      // What the kernel made of it (Linux doubles it, within its limits).
+      this.#maxQueuedBytes = this.#sock.getRecvBufferSize();
       return;
     }
     if (level === constants.SOL_SOCKET && name === constants.SO_SNDBUF && this.#bound && typeof value === 'number') {
@@ -624,18 +710,57 @@ class JsDatagramListener extends JsListener<Datagram> implements ListenerHandle 
   }
 
   takeDatagram(): [Buffer, Address, boolean] {
-    return this.take('recvfrom');
+    const item = this.take('recvfrom');
+    if (item instanceof Error) throw item;
+    this.#queuedBytes -= item[0].length;
+    return item;
   }
 
-  sendTo(data: Uint8Array, address: Address): number | null {
+  /**
+   * node:dgram tells a send's outcome (bytes, or the error: EMSGSIZE, ...)
+   * only to its callback, in a later tick: so the result is a promise of
+   * it, one per send, which concurrent replies cannot confuse.
+   */
+  sendTo(data: Uint8Array, address: Address): Promise<number> {
     if (this.closed) throw systemError(-9, 'sendto');
     const [host, port] = address as [string, number];
-    // A copy: dgram sends later, and the caller may reuse its buffer.
-    this.#sock.send(Buffer.from(data), port, resolveHost(host, this.#family));
-    return data.length;
+    // A copy: dgram may send later, and the caller may reuse its buffer.
+    this.#sendData = Buffer.from(data);
+    this.#sendPort = port;
+    this.#sendIp = resolveHost(host, this.#family);
+    try {
+      return new Promise<number>(this.#startSend);
+    } finally {
+      this.#sendData = EMPTY;
+    }
+  }
+
+  // What sendTo() passes to #startSend, its promise executor: one executor
+  // for the socket's life, so that a send makes one closure, its callback.
+  #sendData = EMPTY;
+  #sendPort = 0;
+  #sendIp = '';
+  readonly #startSend = (resolve: (sent: number) => void, reject: (error: Error) => void): void => {
+    const ip = this.#sendIp;
+    const port = this.#sendPort;
+    this.#sock.send(this.#sendData, port, ip, (error, sent) => {
+      if (error === null) resolve(sent);
+      else reject(this.#sendError(error, ip, port));
+    });
+  };
+
+  /** A send's error as the native transport's sendto() reports it. */
+  #sendError(error: Error, ip: string, port: number): Error {
+    const errno = (error as { errno?: unknown }).errno;
+    if (typeof errno !== 'number') return error;
+    // ECANCELED: closed under a send that libuv had queued. Reported as a
+    // sendTo() after close() is, here and on the native transport: EBADF.
+    if (errno === UV_ECANCELED) return systemError(-9, 'sendto');
+    return systemError(errno, 'sendto', ip, port);
   }
 
   waitWritable(): Promise<void> {
+    // sendTo() never says "would block" here: its promise is the wait.
     return Promise.resolve();
   }
 
@@ -643,6 +768,7 @@ class JsDatagramListener extends JsListener<Datagram> implements ListenerHandle 
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
+    this.#queuedBytes = 0;
     this.#sock.close();
     this.wake();
   }

@@ -227,6 +227,7 @@ export class ServerSocket {
     }
     const bytes = toBytes(data);
     for (;;) {
+      // A number, or (js transport) the promise of one: either settles this call.
       const n = this.handle.sendTo(bytes, address);
       if (n !== null) return n;
       await this.handle.waitWritable();

@@ -43,8 +43,14 @@ export interface ListenerHandle {
    * socket, as Python's recvfrom() gives None.
    */
   takeDatagram(): [Buffer, Address | null, boolean];
-  /** Sends a datagram without blocking: bytes sent, or null when it would block. */
-  sendTo(data: Uint8Array, address: Address): number | null;
+  /**
+   * Sends a datagram without blocking: bytes sent, or null when it would
+   * block (then waitWritable() and try again). A transport that learns the
+   * outcome only later (node:dgram tells it to the send's callback) returns
+   * a promise of the bytes sent instead, rejected with the send's error:
+   * each send its own, so concurrent replies cannot take each other's.
+   */
+  sendTo(data: Uint8Array, address: Address): number | null | Promise<number>;
   waitWritable(): Promise<void>;
   close(): void;
 }
