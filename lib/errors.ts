@@ -1,9 +1,13 @@
 /**
- * Errors raised by the JavaScript layer. System errors (`code`, `errno`,
- * `syscall`, `address`/`port`/`path`) are made in one place, by the
- * transport; this module holds the package's own error codes and the
- * argument checks that run before any descriptor exists.
+ * Errors raised by the JavaScript layer, all made here: system errors
+ * (`code`, `errno`, `syscall`, `address`/`port`/`path`, as Node's own),
+ * the package's own error codes, and the argument checks that run before
+ * any descriptor exists. (The addon makes the system errors of its own
+ * calls in native/errors.cc, in the same shape.)
  */
+import { constants as os } from 'node:os';
+import { getSystemErrorMap, getSystemErrorName } from 'node:util';
+
 import { constants } from './constants.js';
 import type { Address } from './transport.js';
 
@@ -12,8 +16,46 @@ export interface CodedError extends Error {
   code: string;
 }
 
+/** A system error as Node makes them, with `errno` negative. */
+export interface SystemError extends CodedError {
+  errno: number;
+  syscall: string;
+  address?: string;
+  port?: number;
+  path?: string;
+}
+
 function withCode<E extends Error>(error: E, code: string): E & CodedError {
   return Object.assign(error, { code });
+}
+
+/**
+ * A Node-style system error: `err` is an errno name (`'EBADF'`, numbered
+ * from os.constants.errno) or libuv's negative number. With `address`
+ * alone it is a Unix `path`; with a `port`, an IP `address` and `port`.
+ */
+export function systemError(err: string | number, syscall: string, address?: string, port?: number): SystemError {
+  const errno = typeof err === 'number' ? err : -(os.errno as Record<string, number>)[err];
+  const code = getSystemErrorName(errno);
+  const text = getSystemErrorMap().get(errno)?.[1] ?? 'unknown error';
+  let message = `${syscall} ${code}: ${text}`;
+  if (address !== undefined) message += port !== undefined ? ` ${address}:${port}` : ` ${address}`;
+  const error: SystemError = Object.assign(new Error(message), { errno, code, syscall });
+  if (address !== undefined && port !== undefined) Object.assign(error, { address, port });
+  else if (address !== undefined) Object.assign(error, { path: address });
+  return error;
+}
+
+/**
+ * Called where an awaited wait rejected: the error was made in a loop
+ * callback (a timer, a readiness callback), so its stack shows the loop,
+ * not the handler. Captured again here, in the async function that awaited
+ * it, V8 adds the awaiting calls ("at async MyHandler.handle"), as sharp
+ * does for its errors; free unless something failed.
+ */
+export function atCaller<E>(error: E): E {
+  if (error instanceof Error) Error.captureStackTrace(error, atCaller);
+  return error;
 }
 
 /** A feature this transport or platform cannot provide; `what` says which and where. */
@@ -21,9 +63,13 @@ export function unsupported(what: string): CodedError {
   return withCode(new Error(`not supported: ${what}`), 'ERR_SOCKETSERVER_UNSUPPORTED');
 }
 
-/** An operation on a server that was closed with `serverClose()`. */
-export function serverClosed(what: string): CodedError {
-  return withCode(new Error(`${what}: the server is closed`), 'ERR_SOCKETSERVER_CLOSED');
+/**
+ * Something used after it was closed: a server after `serverClose()`, a
+ * file object after `close()` (Python's ValueError, "I/O operation on
+ * closed file").
+ */
+export function closedError(message: string): CodedError {
+  return withCode(new Error(message), 'ERR_SOCKETSERVER_CLOSED');
 }
 
 /** An operation that cannot run twice at once (two `serveForever()` calls). */
@@ -32,21 +78,13 @@ export function busy(what: string): CodedError {
 }
 
 /** The error a socket operation rejects with when it outlasts `timeout`. */
-export function timedOut(syscall: string): CodedError {
-  return Object.assign(new Error(`${syscall} ETIMEDOUT: timed out`), {
-    code: 'ETIMEDOUT',
-    errno: -110,
-    syscall,
-  });
+export function timedOut(syscall: string): SystemError {
+  return systemError('ETIMEDOUT', syscall);
 }
 
 /** Would-block, for a socket whose `timeout` is 0 (non-blocking). */
-export function wouldBlock(syscall: string): CodedError {
-  return Object.assign(new Error(`${syscall} EAGAIN: resource temporarily unavailable`), {
-    code: 'EAGAIN',
-    errno: -11,
-    syscall,
-  });
+export function wouldBlock(syscall: string): SystemError {
+  return systemError('EAGAIN', syscall);
 }
 
 export function invalidArgType(message: string): TypeError & CodedError {

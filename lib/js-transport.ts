@@ -42,25 +42,13 @@
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { getSystemErrorMap, getSystemErrorName } from 'node:util';
+import { constants as os } from 'node:os';
 
 import { constants } from './constants.js';
-import { unsupported, wouldBlock } from './errors.js';
+import { systemError, unsupported, wouldBlock } from './errors.js';
 import type { Address, ListenerHandle, SockOptValue, StreamHandle, Transport } from './transport.js';
 
 // --- errors -----------------------------------------------------------------
-
-/** A Node-style system error from a libuv error number (negative). */
-function systemError(err: number, syscall: string, address?: string, port?: number): Error {
-  const code = getSystemErrorName(err);
-  const text = getSystemErrorMap().get(err)?.[1] ?? 'unknown error';
-  let message = `${syscall} ${code}: ${text}`;
-  if (address !== undefined) message += port !== undefined ? ` ${address}:${port}` : ` ${address}`;
-  const error = Object.assign(new Error(message), { errno: err, code, syscall });
-  if (address !== undefined && port !== undefined) Object.assign(error, { address, port });
-  else if (address !== undefined) Object.assign(error, { path: address });
-  return error;
-}
 
 function notOnThisTransport(what: string): Error {
   return unsupported(`${what} on the js transport`);
@@ -273,7 +261,7 @@ class JsStream implements StreamHandle {
 
   send(data: Uint8Array, offset: number): number | null {
     if (this.#error !== null) throw this.#error;
-    if (this.#sock.destroyed || !this.#sock.writable) throw systemError(-32, 'send'); // EPIPE
+    if (this.#sock.destroyed || !this.#sock.writable) throw systemError('EPIPE', 'send');
     // Take what fits under the high-water mark, as send(2) takes what fits
     // in the socket buffer; a copy, since the caller may reuse its buffer.
     const room = WRITE_HIGH_WATER - this.#sock.writableLength;
@@ -501,7 +489,7 @@ class JsStreamListener extends JsListener<JsStream> implements ListenerHandle {
     if (err) {
       // libuv reports a bind() that failed with EADDRINUSE only here.
       const bound = Array.isArray(this.#bound) ? this.#bound : null;
-      throw err === -98 && bound ? systemError(err, 'bind', bound[0], bound[1]) : systemError(err, 'listen');
+      throw err === -os.errno.EADDRINUSE && bound ? systemError(err, 'bind', bound[0], bound[1]) : systemError(err, 'listen');
     }
   }
 
@@ -518,7 +506,7 @@ class JsStreamListener extends JsListener<JsStream> implements ListenerHandle {
   }
 
   getSockName(): Address {
-    if (this.closed) throw systemError(-9, 'getsockname');
+    if (this.closed) throw systemError('EBADF', 'getsockname');
     if (this.#bound !== null) return this.#bound;
     return this.#family === constants.AF_UNIX ? '' : ipAddress(this.#family === constants.AF_INET6 ? '::' : '0.0.0.0', 0, this.#family);
   }
@@ -554,7 +542,7 @@ class JsStreamListener extends JsListener<JsStream> implements ListenerHandle {
 type Datagram = [Buffer, Address, boolean];
 
 const EMPTY = Buffer.alloc(0);
-const UV_ECANCELED = -125;
+const UV_ECANCELED = -os.errno.ECANCELED;
 
 /**
  * At most this many datagrams wait to be taken, however small: the kernel
@@ -699,7 +687,7 @@ class JsDatagramListener extends JsListener<Datagram | Error> implements Listene
   }
 
   getSockName(): Address {
-    if (this.closed) throw systemError(-9, 'getsockname');
+    if (this.closed) throw systemError('EBADF', 'getsockname');
     if (!this.#bound) return ipAddress(this.#family === constants.AF_INET6 ? '::' : '0.0.0.0', 0, this.#family);
     const { address, port } = this.#sock.address();
     return ipAddress(address, port, this.#family);
@@ -722,7 +710,7 @@ class JsDatagramListener extends JsListener<Datagram | Error> implements Listene
    * it, one per send, which concurrent replies cannot confuse.
    */
   sendTo(data: Uint8Array, address: Address): Promise<number> {
-    if (this.closed) throw systemError(-9, 'sendto');
+    if (this.closed) throw systemError('EBADF', 'sendto');
     const [host, port] = address as [string, number];
     // A copy: dgram may send later, and the caller may reuse its buffer.
     this.#sendData = Buffer.from(data);
@@ -755,7 +743,7 @@ class JsDatagramListener extends JsListener<Datagram | Error> implements Listene
     if (typeof errno !== 'number') return error;
     // ECANCELED: closed under a send that libuv had queued. Reported as a
     // sendTo() after close() is, here and on the native transport: EBADF.
-    if (errno === UV_ECANCELED) return systemError(-9, 'sendto');
+    if (errno === UV_ECANCELED) return systemError('EBADF', 'sendto');
     return systemError(errno, 'sendto', ip, port);
   }
 

@@ -63,7 +63,7 @@ import * as fs from 'node:fs';
 import { inspect } from 'node:util';
 
 import { constants } from './constants.js';
-import { busy, invalidArgType, isSystemError, serverClosed, unsupported, validateAddress } from './errors.js';
+import { busy, closedError, invalidArgType, isSystemError, unsupported, validateAddress } from './errors.js';
 import type { DatagramRequest } from './handlers.js';
 import { nativeTransport } from './native-transport.js';
 import { ServerSocket, StreamSocket } from './socket.js';
@@ -161,7 +161,7 @@ export class BaseServer<Req = unknown> {
    */
   async serveForever(pollInterval = 0.5): Promise<void> {
     if (this.#isShutDown !== null) throw busy('serveForever() is already running on this server');
-    if (this.socket?.closed) throw serverClosed('serveForever()');
+    if (this.socket?.closed) throw closedError('serveForever(): the server is closed');
     this.#isShutDown = deferred();
     try {
       let burst = 0;

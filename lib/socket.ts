@@ -7,7 +7,7 @@
  * (never wait: an operation that would block rejects with EAGAIN) or a
  * positive number (an operation that outlasts it rejects with ETIMEDOUT).
  */
-import { invalidArgType, outOfRange, serverClosed, timedOut, wouldBlock } from './errors.js';
+import { atCaller, closedError, invalidArgType, outOfRange, systemError, timedOut, wouldBlock } from './errors.js';
 import type { Address, ListenerHandle, SockOptValue, StreamHandle } from './transport.js';
 
 function toBytes(data: Uint8Array | string): Uint8Array {
@@ -79,7 +79,7 @@ export class StreamSocket {
   getTimeout(): number | null { return this.#timeout; }
 
   #open(syscall: string): StreamHandle {
-    if (this.#handle === null) throw Object.assign(new Error(`${syscall} EBADF: bad file descriptor`), { code: 'EBADF', errno: -9, syscall });
+    if (this.#handle === null) throw systemError('EBADF', syscall);
     return this.#handle;
   }
 
@@ -102,7 +102,11 @@ export class StreamSocket {
     for (;;) {
       const data = this._recvNow(bufsize);
       if (data !== null) return data;
-      await this._readable(deadline);
+      try {
+        await this._readable(deadline);
+      } catch (error) {
+        throw atCaller(error);
+      }
     }
   }
 
@@ -143,7 +147,11 @@ export class StreamSocket {
       const handle = this.#open('send');
       const n = handle.send(bytes, 0);
       if (n !== null) return n;
-      await this.#wait(handle, 'write', deadline, 'send');
+      try {
+        await this.#wait(handle, 'write', deadline, 'send');
+      } catch (error) {
+        throw atCaller(error);
+      }
     }
   }
 
@@ -162,8 +170,15 @@ export class StreamSocket {
     while (offset < bytes.length) {
       const handle = this.#open('send');
       const n = handle.send(bytes, offset);
-      if (n !== null) offset += n;
-      else await this.#wait(handle, 'write', deadline, 'send');
+      if (n !== null) {
+        offset += n;
+        continue;
+      }
+      try {
+        await this.#wait(handle, 'write', deadline, 'send');
+      } catch (error) {
+        throw atCaller(error);
+      }
     }
   }
 
@@ -201,7 +216,7 @@ export class ServerSocket {
 
   /** @internal The transport handle; throws once closed. */
   get handle(): ListenerHandle {
-    if (this.#handle === null) throw serverClosed('socket');
+    if (this.#handle === null) throw closedError('socket: the server is closed');
     return this.#handle;
   }
 
@@ -229,8 +244,13 @@ export class ServerSocket {
     for (;;) {
       // A number, or (js transport) the promise of one: either settles this call.
       const n = this.handle.sendTo(bytes, address);
-      if (n !== null) return n;
-      await this.handle.waitWritable();
+      if (typeof n === 'number') return n;
+      try {
+        if (n !== null) return await n;
+        await this.handle.waitWritable();
+      } catch (error) {
+        throw atCaller(error);
+      }
     }
   }
 

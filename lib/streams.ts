@@ -8,16 +8,12 @@
  * BufferedSocketWriter collects `wbufsize` bytes before sending. For
  * datagrams, BytesReader and BytesWriter follow `io.BytesIO`.
  */
-import { invalidArgType } from './errors.js';
+import { atCaller, closedError, invalidArgType } from './errors.js';
 import type { StreamSocket } from './socket.js';
 
 const DEFAULT_BUFFER_SIZE = 8192;
 const EMPTY = Buffer.alloc(0);
 const NEWLINE = 0x0a;
-
-function valueError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'ERR_SOCKETSERVER_CLOSED' });
-}
 
 /**
  * Reads lines and bytes from a connected socket. Methods resolve at EOF with what there was.
@@ -50,7 +46,7 @@ export class SocketReader implements AsyncIterable<Buffer> {
   close(): void { this.#closed = true; }
 
   #check(): void {
-    if (this.#closed) throw valueError('I/O operation on closed file');
+    if (this.#closed) throw closedError('I/O operation on closed file');
   }
 
   /** Bytes buffered. */
@@ -63,7 +59,11 @@ export class SocketReader implements AsyncIterable<Buffer> {
     for (;;) {
       const got = this.#fillNow(want);
       if (got !== null) return got;
-      await this.#sock._readable();
+      try {
+        await this.#sock._readable();
+      } catch (error) {
+        throw atCaller(error);
+      }
     }
   }
 
@@ -168,8 +168,13 @@ export class SocketReader implements AsyncIterable<Buffer> {
       scanned = size;
       // Unbuffered: one byte at a time, so nothing past the line is consumed.
       const got = this.#fillNow(this.#bufsize === 0 ? 1 : this.#bufsize);
-      if (got === null) await this.#sock._readable();
-      else if (!got) return this.#take(this.#size);
+      if (got === null) {
+        try {
+          await this.#sock._readable();
+        } catch (error) {
+          throw atCaller(error);
+        }
+      } else if (!got) return this.#take(this.#size);
     }
   }
 
@@ -233,7 +238,7 @@ export class SocketWriter implements Writer {
   fileno(): number { return this.#sock.fileno(); }
 
   async write(data: Uint8Array | string): Promise<number> {
-    if (this.#closed) throw valueError('write to closed file');
+    if (this.#closed) throw closedError('write to closed file');
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     // Whatever the kernel takes at once is sent without an awaited step.
     const sent = this.#sock._sendNow(bytes, 0);
@@ -262,7 +267,7 @@ export class BufferedSocketWriter implements Writer {
   fileno(): number { return this.#sock.fileno(); }
 
   async write(data: Uint8Array | string): Promise<number> {
-    if (this.#closed) throw valueError('write to closed file');
+    if (this.#closed) throw closedError('write to closed file');
     const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     this.#chunks.push(Buffer.from(bytes));  // a copy: the caller may reuse its buffer
     this.#size += bytes.length;
@@ -305,7 +310,7 @@ export class BytesReader {
   getValue(): Buffer { return this.#data; }
 
   read(n = -1): Buffer {
-    if (this.#closed) throw valueError('I/O operation on closed file');
+    if (this.#closed) throw closedError('I/O operation on closed file');
     const end = n < 0 ? this.#data.length : Math.min(this.#data.length, this.#pos + n);
     const out = this.#data.subarray(this.#pos, end);
     this.#pos = end;
@@ -313,7 +318,7 @@ export class BytesReader {
   }
 
   readline(limit = -1): Buffer {
-    if (this.#closed) throw valueError('I/O operation on closed file');
+    if (this.#closed) throw closedError('I/O operation on closed file');
     const nl = this.#data.indexOf(NEWLINE, this.#pos);
     let end = nl < 0 ? this.#data.length : nl + 1;
     if (limit >= 0) end = Math.min(end, this.#pos + limit);
@@ -342,7 +347,7 @@ export class BytesWriter implements Writer {
   fileno(): number { return -1; }
 
   async write(data: Uint8Array | string): Promise<number> {
-    if (this.#closed) throw valueError('write to closed file');
+    if (this.#closed) throw closedError('write to closed file');
     const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
     this.#chunks.push(bytes);
     return bytes.length;

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import * as childProcess from 'node:child_process';
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
+import * as path from 'node:path';
 
 import {
   closed,
@@ -124,6 +125,48 @@ for (const { name, ss, caps } of transports) {
           await a.serverClose();
         }
       });
+    });
+
+    describe("an error made in a loop callback carries the stack of the handler's call", () => {
+      // Made in a timer or readiness callback, its stack would show only the
+      // loop; it must point at the handler that awaited (sharp's rule).
+      const here = path.basename(__filename);
+      for (const how of ['request.recv()', 'rfile.readline()', 'wfile.write()'] as const) {
+        it(`${how} timing out: ETIMEDOUT, its stack names the handler`, async () => {
+          const errors: SysErr[] = [];
+          class StackProbeHandler extends ss.StreamRequestHandler {
+            static override timeout = 0.05;
+            override async handle(): Promise<void> {
+              if (how === 'request.recv()') await this.request.recv(10);
+              else if (how === 'rfile.readline()') await this.rfile.readline();
+              // A reply the client never reads: the write waits until the timeout.
+              else for (let i = 0; i < 64; i++) await this.wfile.write(Buffer.alloc(1024 * 1024));
+            }
+          }
+          class Server extends ss.TCPServer {
+            override handleError(_r: unknown, _a: unknown, error: unknown): void {
+              errors.push(error as SysErr);
+            }
+          }
+          const server = new Server([HOST, 0], StackProbeHandler);
+          try {
+            const c = await connect(server.serverAddress as [string, number]);
+            c.pause();
+            try {
+              await withTimeout(server.handleRequest(), 10000, 'handleRequest()');
+            } finally {
+              c.destroy();
+            }
+          } finally {
+            await server.serverClose();
+          }
+          expect(errors).to.have.length(1);
+          expect(errors[0].code).to.equal('ETIMEDOUT');
+          expect(errors[0].stack).to.match(/^Error: \w+ ETIMEDOUT/);
+          expect(errors[0].stack).to.include('StackProbeHandler.handle');
+          expect(errors[0].stack).to.include(here);
+        });
+      }
     });
 
     describe('bad input: thrown at once, nothing leaked (1024 times each)', () => {
