@@ -88,7 +88,9 @@ const jsSS = require(path.join(ROOT, 'dist', 'js.js')) as SS;
  * What a transport can do, so that tests say what they need rather than
  * testing the transport's name. Where a capability is missing, the tests
  * assert the refusal or the documented difference instead (lib/js-transport.ts's
- * header; test/60-js-transport.test.ts tests each one).
+ * header; test/60-js-refused-servers, 62-js-addresses, 63-js-socket-options and
+ * 64-js-listening-socket test each one, 65-js-capabilities that these are the
+ * real ones).
  */
 export interface Caps {
   /** Unix datagram servers (else: ERR_SOCKETSERVER_UNSUPPORTED at construction). */
