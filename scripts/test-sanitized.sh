@@ -34,7 +34,7 @@ if [ -z "${SKIP_BUILD:-}" ] || [ ! -f build-asan/Release/socketserver.node ]; th
   CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" npm run build:asan
 fi
 # The test sources are compiled without the sanitizers (tsc is not ours).
-npx tsc -p tsconfig.test.json
+rm -rf .test-out && npx tsc -p tsconfig.test.json  # no stale files of tests moved or removed
 
 ASAN_LIB=$(gcc -print-file-name=libasan.so)
 UBSAN_LIB=$(gcc -print-file-name=libubsan.so)
