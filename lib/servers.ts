@@ -62,8 +62,9 @@
 import * as fs from 'node:fs';
 import { inspect } from 'node:util';
 
+import { validateAddress } from './address.js';
 import { constants } from './constants.js';
-import { busy, closedError, invalidArgType, isSystemError, unsupported, validateAddress } from './errors.js';
+import { busy, closedError, invalidArgType, isSystemError, unsupported } from './errors.js';
 import type { DatagramRequest } from './handlers.js';
 import { nativeTransport } from './native-transport.js';
 import { ServerSocket, StreamSocket } from './socket.js';
