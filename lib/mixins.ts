@@ -10,6 +10,43 @@
  * Settings (statics, overridable per instance):
  * - daemonThreads (false): serverClose() does not wait for these requests.
  * - blockOnClose (true): serverClose() waits for in-flight requests.
+ *
+ * ThreadingMixIn methods, in CPython's three groups (the server's own are
+ * listed in servers.ts):
+ *
+ * Methods for the caller:
+ *
+ * - serverClose(): Promise<void>    (waits for in-flight requests, unless
+ *                                   daemonThreads or not blockOnClose)
+ *
+ * Methods that may be overridden:
+ *
+ * - processRequestThread(request, clientAddress)   (the task: finishRequest,
+ *                                   handleError on a throw, shutdownRequest)
+ * - processRequest(request, clientAddress)         (starts that task)
+ *
+ * Methods for derived classes:
+ *
+ * - _threads                        (the in-flight tasks, read-only)
+ *
+ * ForkingMixIn, in the same groups (its settings are on ForkingMixIn below):
+ *
+ * Methods for the caller:
+ *
+ * - collectChildren({ blocking }): Promise<void>
+ * - serverClose(): Promise<void>    (waits for the children when blockOnClose)
+ *
+ * Methods that may be overridden:
+ *
+ * - childExited(pid, code, signal)  (a child of ours was reaped)
+ * - processRequest(request, clientAddress)         (forks; the child runs
+ *                                   finishRequest and shutdownRequest)
+ * - handleTimeout(), serviceActions()              (reap exited children)
+ *
+ * Methods for derived classes:
+ *
+ * - activeChildren                  (the pids still running; null before
+ *                                   the first fork)
  */
 import { isMainThread } from 'node:worker_threads';
 
