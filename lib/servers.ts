@@ -64,7 +64,7 @@ import { inspect } from 'node:util';
 
 import { validateAddress } from './address.js';
 import { constants } from './constants.js';
-import { busy, closedError, invalidArgType, isSystemError, unsupported } from './errors.js';
+import { busy, closedError, invalidArgType, isSystemError, outOfRange, unsupported } from './errors.js';
 import type { DatagramRequest } from './handlers.js';
 import { nativeTransport } from './native-transport.js';
 import { ServerSocket, StreamSocket } from './socket.js';
@@ -106,6 +106,9 @@ export interface ServerOptions {
 
 /** Requests in a row taken without waiting before the loop yields to the event loop. */
 const MAX_BURST = 32;
+
+/** The largest maxPacketSize (64 MiB): far above any datagram, a bound on what one receive may allocate. */
+const MAX_PACKET_SIZE = 64 * 1024 * 1024;
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -385,23 +388,28 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
       throw unsupported(`unlinkOnClose: false on the ${this.transport.name} transport (it removes a Unix socket's file on close)`);
     }
     this.socket = new ServerSocket(this.transport.createListener(this.addressFamily, this.socketType));
-    this._configure();
-    if (options.bindAndActivate ?? true) {
-      try {
+    // From here on a failure closes the socket before it propagates: a bad
+    // setting must not leave a descriptor for the garbage collector.
+    try {
+      this._configure();
+      if (options.bindAndActivate ?? true) {
         this.serverBind();
         this.serverActivate();
-      } catch (error) {
-        closeQuietly(this);
-        throw error;
       }
+    } catch (error) {
+      closeQuietly(this);
+      throw error;
     }
   }
 
   /** Sets how the transport takes requests: _batchLimit() at a time, datagrams up to maxPacketSize. */
   protected _configure(): void {
-    const size = (this as unknown as { maxPacketSize?: number }).maxPacketSize;
-    this.socket.handle.configure(this._batchLimit(), typeof size === 'number' ? size : 8192);
+    const size = (this as unknown as { maxPacketSize?: number }).maxPacketSize ?? 8192;
+    if (!Number.isInteger(size) || size < 0 || size > MAX_PACKET_SIZE) {
+      throw outOfRange(`maxPacketSize must be an integer >= 0 and <= ${MAX_PACKET_SIZE}, got ${String(size)}`);
+    }
     if (typeof this.serveThread !== 'boolean') throw invalidArgType('serveThread must be a boolean');
+    this.socket.handle.configure(this._batchLimit(), size);
     this.socket.handle.setServeThread?.(this.serveThread);
   }
 

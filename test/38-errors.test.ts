@@ -185,6 +185,14 @@ for (const { name, ss, caps } of transports) {
           () => new ss.UnixStreamServer(tmp.dir + '/' + 'p'.repeat(200), Echo),
           [RangeError, TypeError, Error],
         ],
+        // Settings checked once the socket exists: it must be closed too.
+        ['maxPacketSize -1', () => new ss.UDPServer([HOST, 0], ss.DatagramRequestHandler, { maxPacketSize: -1 }), [RangeError]],
+        ["serveThread 'yes'", () => new ss.TCPServer([HOST, 0], Echo, { serveThread: 'yes' as unknown as boolean }), [TypeError]],
+        [
+          "serveThread 'yes', bindAndActivate false",
+          () => new ss.TCPServer([HOST, 0], Echo, { serveThread: 'yes' as unknown as boolean, bindAndActivate: false }),
+          [TypeError],
+        ],
       ];
       for (const [what, make, types] of cases) {
         it(what, () => {
