@@ -8,8 +8,10 @@
 //   way docs/api.md teaches: `await this.rfile.readline(LINE_LIMIT)` for the
 //   request line and each header up to the empty line, then
 //   `await this.wfile.write(RESPONSE)`, in a loop while the connection is
-//   kept alive.
-// net: node:net, parsing what arrived in the 'data' callback (every complete
+//   kept alive. Its handler sets disableNagleAlgorithm (TCP_NODELAY, as the
+//   docs' example does); the server ignores ECONNRESET/EPIPE in handleError()
+//   (wrk may close with a RST).
+// net: node:net (noDelay: true), parsing what arrived in the 'data' callback (every complete
 //   request in it; the replies of one chunk go out in one write, as
 //   net-tcp.js does for keep-alive).
 // All kinds share parseRequestLine() and parseHeader(): HTTP/1.0 and
@@ -18,7 +20,7 @@
 // and the connection is closed.
 
 const net = require('node:net');
-const { parseArgs, socketserver, serveSocketserver, serveNet, fatal } = require('./proto-common.js');
+const { parseArgs, socketserver, serveSocketserver, serveNet, isReset, fatal } = require('./proto-common.js');
 
 const NAME = 'http.js';
 const BODY = 'Hello, World!';
@@ -70,6 +72,8 @@ function runSocketserver(opts) {
   const { ThreadingTCPServer, StreamRequestHandler } = socketserver(opts);
 
   class HTTPHandler extends StreamRequestHandler {
+    static disableNagleAlgorithm = true; // TCP_NODELAY, as docs/api.md's example
+
     async handle() {
       for (;;) {
         const first = await this.rfile.readline(LINE_LIMIT);
@@ -102,6 +106,11 @@ function runSocketserver(opts) {
   class Server extends ThreadingTCPServer {
     static requestQueueSize = 1024;
     static allowReuseAddress = true;
+
+    handleError(request, clientAddress, error) {
+      if (isReset(error)) return undefined; // a client that left mid-connection
+      return super.handleError(request, clientAddress, error);
+    }
   }
   return serveSocketserver(NAME, new Server([opts.host, opts.port], HTTPHandler));
 }
@@ -110,7 +119,7 @@ function runSocketserver(opts) {
 // net: node:net
 
 function runNet(opts) {
-  const server = net.createServer((sock) => {
+  const server = net.createServer({ noDelay: true }, (sock) => {
     let pending = null;
     sock.on('error', () => {}); // ECONNRESET from clients that leave is expected
     sock.on('data', (chunk) => {

@@ -98,6 +98,11 @@ function serveDgram(name, sock, opts, onStop = () => {}) {
   process.on('SIGINT', stop);
 }
 
+/** ECONNRESET or EPIPE: clients (wrk, redis-benchmark) may close with a RST when they are done. */
+function isReset(error) {
+  return !!error && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+}
+
 function fatal(name) {
   return (err) => {
     process.stderr.write(`${name}: ${(err && err.stack) || err}\n`);
@@ -105,4 +110,4 @@ function fatal(name) {
   };
 }
 
-module.exports = { parseArgs, socketserver, serveSocketserver, serveNet, serveDgram, fatal };
+module.exports = { parseArgs, socketserver, serveSocketserver, serveNet, serveDgram, isReset, fatal };

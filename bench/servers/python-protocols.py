@@ -16,7 +16,8 @@ burst: UDPServer + BaseRequestHandler, one os.write() of each message to
   (t: time.monotonic_ns() of the last message, 0 before any), and so does
   SIGTERM before exiting.
 
-request_queue_size 1024, allow_reuse_address. Prints "READY <port>" once
+request_queue_size 1024, allow_reuse_address; the stream handlers set
+disable_nagle_algorithm (TCP_NODELAY), as the JS servers do. Prints "READY <port>" once
 listening; exits 0 on SIGTERM/SIGINT. No per-request logging.
 """
 import argparse
@@ -73,6 +74,8 @@ def parse_header(s, req):
 
 
 class HTTPHandler(socketserver.StreamRequestHandler):
+    disable_nagle_algorithm = True  # TCP_NODELAY, as the JS servers
+
     def handle(self):
         while True:
             first = self.rfile.readline(LINE_LIMIT)
@@ -165,6 +168,8 @@ def header(line, kind, limit):
 
 
 class RESPHandler(socketserver.StreamRequestHandler):
+    disable_nagle_algorithm = True  # TCP_NODELAY, as the JS servers
+
     def handle(self):
         while True:
             line = self.rfile.readline(RESP_LINE_LIMIT)

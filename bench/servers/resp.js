@@ -10,8 +10,12 @@
 //   `*N\r\n$len\r\nARG\r\n...`, read with `await this.rfile.readline(LINE_LIMIT)`
 //   for the `*N` and `$len` lines and `await this.rfile.read(len + 2)` for
 //   each argument (by length, so an argument may hold "\r\n"); each reply is
-//   one `await this.wfile.write(reply)`.
-// net: node:net, parsing every complete command of what arrived in the
+//   one `await this.wfile.write(reply)`. The handler sets
+//   disableNagleAlgorithm (TCP_NODELAY, as the docs' example and Redis do:
+//   with Nagle, one small write per reply to a pipelining client waits for
+//   the client's delayed ACK); the server ignores ECONNRESET/EPIPE in
+//   handleError().
+// net: node:net (noDelay: true), parsing every complete command of what arrived in the
 //   'data' callback; the replies of one chunk go out in one write (as
 //   net-tcp.js does for keep-alive).
 // All kinds share execute(): SET key value -> +OK; GET key -> $len value or
@@ -21,7 +25,7 @@
 // connection is closed (as Redis does). Inline commands are not supported.
 
 const net = require('node:net');
-const { parseArgs, socketserver, serveSocketserver, serveNet, fatal } = require('./proto-common.js');
+const { parseArgs, socketserver, serveSocketserver, serveNet, isReset, fatal } = require('./proto-common.js');
 
 const NAME = 'resp.js';
 const LINE_LIMIT = 64; // a `*N` or `$len` line
@@ -92,6 +96,8 @@ function runSocketserver(opts) {
   const { ThreadingTCPServer, StreamRequestHandler } = socketserver(opts);
 
   class RESPHandler extends StreamRequestHandler {
+    static disableNagleAlgorithm = true; // TCP_NODELAY, as docs/api.md's example
+
     async handle() {
       for (;;) {
         const line = await this.rfile.readline(LINE_LIMIT);
@@ -119,6 +125,11 @@ function runSocketserver(opts) {
   class Server extends ThreadingTCPServer {
     static requestQueueSize = 1024;
     static allowReuseAddress = true;
+
+    handleError(request, clientAddress, error) {
+      if (isReset(error)) return undefined; // a client that left mid-connection
+      return super.handleError(request, clientAddress, error);
+    }
   }
   return serveSocketserver(NAME, new Server([opts.host, opts.port], RESPHandler));
 }
@@ -152,7 +163,7 @@ function parseCommand(buf, start) {
 }
 
 function runNet(opts) {
-  const server = net.createServer((sock) => {
+  const server = net.createServer({ noDelay: true }, (sock) => {
     let pending = null;
     sock.on('error', () => {}); // ECONNRESET from clients that leave is expected
     sock.on('data', (chunk) => {
