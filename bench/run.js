@@ -656,9 +656,9 @@ async function runLoadgen(args, timeoutMs) {
 // from Debian's packages. Installed with apt-get when missing and we are root
 // (unless --no-install); otherwise their workloads are skipped.
 //
-// A client driver has probe(env) (one exchange checked byte for byte, before
-// the warm-up: the clients do not check reply contents), warmup(env) and
-// measure(env). measure() resolves with what the runner records as the
+// Before the warm-up, PROBES[proto](port) checks one exchange byte for byte
+// (the clients do not check reply contents). A client driver (CLIENTS) has
+// warmup(env) and measure(env); measure() resolves with what the runner records as the
 // run's `loadgen`: requests, rps, seconds, p50_us, p99_us (null when the
 // client does not report them), errors, error_kinds, mismatches,
 // loadgen_cpu_s (the client's CPU time), plus the client's own figures.
