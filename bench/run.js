@@ -4,22 +4,27 @@
 //
 //   node bench/run.js [--rounds 3] [--duration 5] [--warmup 1] [--quick]
 //                     [--only WORKLOAD[,..]] [--servers a,b] [--clients N]
-//                     [--fork-stress N] [--out FILE]
+//                     [--fork-stress N] [--no-install] [--out FILE]
 //
 // For every workload, runs ROUNDS interleaved rounds (A B C A B C ...): each
 // server is started fresh as a child process, warmed up, measured with
-// bench/loadgen (which verifies every reply), sampled (CPU from
-// /proc/<pid>/stat, peak RSS from /proc/<pid>/status) and stopped.
+// bench/loadgen (which verifies every reply) or, for the protocol workloads
+// of issue 13, with a client nobody here wrote (wrk, redis-benchmark,
+// dnsperf, logger: installed from Debian's packages when missing and we are
+// root), sampled (CPU from /proc/<pid>/stat, peak RSS from
+// /proc/<pid>/status) and stopped.
 // Writes bench/results/latest.{json,md,svg}; prints a table per workload and
-// the targets of issues 3 and 4 (MET / MISSED).
+// the targets of issues 3, 4 and 13 (MET / MISSED).
 // Exit status: 0 ok; 1 if any reply mismatched or any run failed; 2 usage.
 // Targets MISSED do not change the exit status.
 //
 // To add a workload: an entry in WORKLOADS (and FAMILIES).  To add a server:
 // an entry in SERVERS with an `args` function per family it supports.
 
-const { spawn, execFileSync } = require('node:child_process');
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const dgram = require('node:dgram');
 const fs = require('node:fs');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -30,12 +35,21 @@ const DIST_JS = path.join(ROOT, 'dist', 'js.js');
 const RESULTS = path.join(ROOT, 'bench', 'results');
 const DEFAULT_OUT = path.join(RESULTS, 'latest.json');
 const SERVER_SCRIPT = path.join(ROOT, 'bench', 'servers', 'socketserver.js');
+const PYTHON_PROTOCOLS = path.join(ROOT, 'bench', 'servers', 'python-protocols.py');
+const protoScript = (proto) => path.join(ROOT, 'bench', 'servers', `${proto}.js`);
 
 const READY_TIMEOUT_MS = 15000;
 const STOP_TIMEOUT_MS = 5000; // SIGTERM -> SIGKILL
 const REQUEST_TIMEOUT_S = 5; // loadgen --timeout
 const LATENCY_DURATION_SCALE = 0.6; // 1-client workloads run 0.6 x --duration
 const RUN_OVERHEAD_S = 0.6; // start + stop of one run, for the time estimate
+
+// The protocol workloads' clients (issue 13).
+const DNSPERF_CLIENTS = 4; // dnsperf -c
+const DNSPERF_OUTSTANDING = 64; // dnsperf -q
+const DNS_QUERY_NAMES = 1000; // lines of the query file: a<i>.example.com A
+const BURST_MESSAGES = 2000; // datagrams per logger call
+const REDIS_PROBE_REQUESTS = 2000; // first warm-up call, x pipeline (the rate estimate)
 
 // C programs compiled on demand (when the source is newer than the binary).
 const BINARIES = {
@@ -57,6 +71,20 @@ const FAMILIES = {
   'fork-tcp-conn': { transport: 'tcp', mode: 'conn', title: 'Forking, TCP, connection per request', cls: 'ForkingTCPServer' },
 };
 
+// Protocol workloads (issue 13): a server of bench/servers/<proto>.js (or
+// python-protocols.py --proto <proto>) driven by a client of CLIENTS.
+// `inflight`: how the client's concurrency is described in tables.
+const PROTO_FAMILIES = {
+  'http-wrk': { proto: 'http', client: 'wrk', transport: 'tcp', mode: 'http', title: 'HTTP/1.1 keep-alive (wrk)', cls: 'ThreadingTCPServer' },
+  'resp-set': { proto: 'resp', client: 'redis-benchmark', test: 'set', pipeline: 1, transport: 'tcp', mode: 'resp', title: 'RESP SET (redis-benchmark)', cls: 'ThreadingTCPServer' },
+  'resp-get': { proto: 'resp', client: 'redis-benchmark', test: 'get', pipeline: 1, transport: 'tcp', mode: 'resp', title: 'RESP GET (redis-benchmark)', cls: 'ThreadingTCPServer' },
+  'resp-set-p16': { proto: 'resp', client: 'redis-benchmark', test: 'set', pipeline: 16, transport: 'tcp', mode: 'resp', title: 'RESP SET, -P 16 (redis-benchmark)', cls: 'ThreadingTCPServer' },
+  'resp-get-p16': { proto: 'resp', client: 'redis-benchmark', test: 'get', pipeline: 16, transport: 'tcp', mode: 'resp', title: 'RESP GET, -P 16 (redis-benchmark)', cls: 'ThreadingTCPServer' },
+  dns: { proto: 'dns', client: 'dnsperf', transport: 'udp', mode: 'dgram', title: 'DNS A queries (dnsperf)', cls: 'UDPServer', inflight: `${DNSPERF_CLIENTS} sockets, up to ${DNSPERF_OUTSTANDING} queries in flight` },
+  'udp-burst': { proto: 'burst', client: 'logger', transport: 'udp', mode: 'dgram', title: `Syslog datagram bursts of ${BURST_MESSAGES} (logger)`, cls: 'UDPServer', inflight: `bursts of ${BURST_MESSAGES} datagrams from one logger call` },
+};
+Object.assign(FAMILIES, PROTO_FAMILIES);
+
 const ALL = ['native', 'js', 'net', 'python', 'c'];
 // 'loop': the native server with serveThread: false (requests wait on the
 // main loop, no thread hop): shown where it differs, one client in flight.
@@ -68,6 +96,12 @@ for (const fam of ['tcp-conn', 'tcp-keepalive', 'udp', 'unix-conn', 'unix-keepal
 }
 WORKLOADS.push({ name: 'fork-tcp-conn', family: 'fork-tcp-conn', clients: 32, servers: ['native', 'python'], latency: false });
 WORKLOADS.push({ name: 'fork-tcp-conn-1', family: 'fork-tcp-conn', clients: 1, servers: ['native', 'python'], latency: true });
+const PROTO_SERVERS = ['native', 'js', 'net', 'python'];
+for (const fam of Object.keys(PROTO_FAMILIES)) {
+  const clients = fam === 'dns' ? DNSPERF_OUTSTANDING : fam === 'udp-burst' ? 1 : 32;
+  // dns and udp-burst: --clients does not change them
+  WORKLOADS.push({ name: fam, family: fam, clients, servers: PROTO_SERVERS, latency: false, fixedClients: fam === 'dns' || fam === 'udp-burst' });
+}
 for (const w of WORKLOADS) Object.assign(w, FAMILIES[w.family], { title: FAMILIES[w.family].title });
 
 // ---------------------------------------------------------------------------
@@ -90,7 +124,10 @@ function socketserverArgs(impl, common = []) {
   ];
   const args = {};
   for (const family of Object.keys(FAMILIES)) {
-    if (family === 'fork-tcp-conn') {
+    if (FAMILIES[family].proto) {
+      // bench/servers/<proto>.js (its default options only: no 'loop' variant)
+      if (!common.length) args[family] = () => ['--impl', impl, ...tcpArgs()];
+    } else if (family === 'fork-tcp-conn') {
       if (impl === 'native') args[family] = a(family, (ctx) => ['--fork-log', ctx.forkLog]);
     } else if (!(impl === 'js' && family === 'unix-dgram')) {
       args[family] = a(family);
@@ -103,7 +140,7 @@ const SERVERS = {
   native: {
     name: 'native',
     label: (family) => `native ${FAMILIES[family].cls}`,
-    command: () => [process.execPath, SERVER_SCRIPT],
+    command: (ctx) => [process.execPath, FAMILIES[ctx.family].proto ? protoScript(FAMILIES[ctx.family].proto) : SERVER_SCRIPT],
     args: socketserverArgs('native'),
     check() {
       if (!fs.existsSync(DIST_INDEX)) return { fail: `${rel(DIST_INDEX)} not found: run \`npm run build\`` };
@@ -127,7 +164,7 @@ const SERVERS = {
   js: {
     name: 'js transport',
     label: (family) => `js ${FAMILIES[family].cls}`,
-    command: () => [process.execPath, SERVER_SCRIPT],
+    command: (ctx) => [process.execPath, FAMILIES[ctx.family].proto ? protoScript(FAMILIES[ctx.family].proto) : SERVER_SCRIPT],
     args: socketserverArgs('js'),
     missing: { 'unix-dgram': 'no Unix datagram sockets in Node' },
     check() {
@@ -138,25 +175,33 @@ const SERVERS = {
   net: {
     name: 'node:net',
     label: (family) => (FAMILIES[family].mode === 'dgram' ? 'node:dgram' : 'node:net'),
-    command: (ctx) => [process.execPath, path.join(ROOT, 'bench', 'servers', ctx.family === 'udp' ? 'net-udp.js' : 'net-tcp.js')],
+    command: (ctx) => [
+      process.execPath,
+      FAMILIES[ctx.family].proto
+        ? protoScript(FAMILIES[ctx.family].proto)
+        : path.join(ROOT, 'bench', 'servers', ctx.family === 'udp' ? 'net-udp.js' : 'net-tcp.js'),
+    ],
     args: {
       'tcp-conn': () => [...tcpArgs(), '--mode', 'conn'],
       'tcp-keepalive': () => [...tcpArgs(), '--mode', 'keepalive'],
       udp: tcpArgs,
       'unix-conn': (ctx) => [...unixArgs(ctx), '--mode', 'conn'],
       'unix-keepalive': (ctx) => [...unixArgs(ctx), '--mode', 'keepalive'],
+      ...Object.fromEntries(Object.keys(PROTO_FAMILIES).map((f) => [f, () => ['--impl', 'net', ...tcpArgs()]])),
     },
     missing: { 'unix-dgram': 'no Unix datagram sockets in Node' },
   },
   python: {
     name: 'CPython',
     label: (family) => `CPython ${FAMILIES[family].cls}`,
-    command: () => ['python3', path.join(ROOT, 'bench', 'servers', 'python-socketserver.py')],
+    command: (ctx) => ['python3', FAMILIES[ctx.family].proto ? PYTHON_PROTOCOLS : path.join(ROOT, 'bench', 'servers', 'python-socketserver.py')],
     args: Object.fromEntries(
       Object.keys(FAMILIES).map((family) => [
         family,
-        (ctx) => ['--class', FAMILIES[family].cls, '--mode', FAMILIES[family].mode,
-          ...(FAMILIES[family].transport.startsWith('unix') ? unixArgs(ctx) : tcpArgs())],
+        FAMILIES[family].proto
+          ? () => ['--proto', FAMILIES[family].proto, ...tcpArgs()]
+          : (ctx) => ['--class', FAMILIES[family].cls, '--mode', FAMILIES[family].mode,
+            ...(FAMILIES[family].transport.startsWith('unix') ? unixArgs(ctx) : tcpArgs())],
       ]),
     ),
     check() {
@@ -189,10 +234,23 @@ function loadgenTarget(transport, ready) {
 }
 
 // ---------------------------------------------------------------------------
-// Targets of issues 3 and 4, evaluated on ratios measured in this run.
+// Targets of issues 3, 4 and 13, evaluated on ratios measured in this run.
 // kind 'rps': median of per-round req/s ratios a/b >= min.
 // kind 'p50': median of per-round p50 ratios a/b <= max.
 // kind 'rss': ratio of median peak RSS a/b <= max.
+// kind 'cpu': median of per-round server CPU per request ratios a/b <= max.
+// kind 'arrived': median of per-round ratios of the fraction of datagrams
+//   that arrived (udp-burst), a/b >= min.
+
+const I13_TEXT = {
+  'http-wrk': 'HTTP/1.1 keep-alive (wrk, 32 connections)',
+  'resp-set': 'RESP SET (redis-benchmark, 32 connections)',
+  'resp-get': 'RESP GET (redis-benchmark, 32 connections)',
+  'resp-set-p16': 'RESP SET -P 16 (redis-benchmark, 32 connections)',
+  'resp-get-p16': 'RESP GET -P 16 (redis-benchmark, 32 connections)',
+  dns: 'DNS A queries (dnsperf)',
+  'udp-burst': `Syslog bursts of ${BURST_MESSAGES} datagrams (logger)`,
+};
 
 function targetDefs() {
   const T = [
@@ -213,12 +271,37 @@ function targetDefs() {
     const base = FAMILIES[fam].mode === 'dgram' ? 'node:dgram' : 'node:net';
     T.push({ id: `${fam}-rss`, text: `${FAMILIES[fam].title}, 32 clients: native peak RSS vs ${base}`, workload: fam, a: 'native', b: 'net', kind: 'rss', max: 1.0 });
   }
-  for (const w of WORKLOADS) {
-    if (!w.servers.includes('js') || !SERVERS.net.args[w.family]) continue;
-    const base = w.mode === 'dgram' ? 'node:dgram' : 'node:net';
-    T.push({ id: `${w.name}-js`, text: `${w.title}, ${w.clients} client${w.clients > 1 ? 's' : ''}: js transport vs ${base}`, workload: w.name, a: 'js', b: 'net', kind: 'rps', min: 0.9 });
-  }
+  const jsTargets = (proto) => {
+    for (const w of WORKLOADS) {
+      if (!!w.proto !== proto || !w.servers.includes('js') || !SERVERS.net.args[w.family]) continue;
+      const base = w.mode === 'dgram' ? 'node:dgram' : 'node:net';
+      const burst = w.family === 'udp-burst';
+      const what = proto ? I13_TEXT[w.name] : `${w.title}, ${inflightText(w)}`;
+      T.push({
+        id: `${w.name}-js`, issue: proto ? 13 : undefined,
+        text: `${what}: js transport vs ${base}${burst ? ', datagrams arrived' : proto ? ', req/s' : ''}`,
+        workload: w.name, a: 'js', b: 'net', kind: burst ? 'arrived' : 'rps', min: 0.9,
+      });
+    }
+  };
+  jsTargets(false);
   T.push({ id: 'fork-vs-python', text: 'Forking, TCP conn/request, 32 clients: native ForkingTCPServer vs CPython ForkingTCPServer (issue 3)', workload: 'fork-tcp-conn', a: 'native', b: 'python', kind: 'rps', min: 1.0 });
+  // issue 13: real protocols, clients nobody here wrote
+  const I13 = [
+    ['http-wrk', 'node:net', 1.3, 0.8],
+    ['resp-set', 'node:net', 1.3, 0.8],
+    ['resp-get', 'node:net', 1.3, 0.8],
+    ['resp-set-p16', 'node:net', 1.3, null],
+    ['resp-get-p16', 'node:net', 1.3, null],
+    ['dns', 'node:dgram', 1.5, null],
+  ];
+  for (const [wl, base, min, cpuMax] of I13) {
+    const text = I13_TEXT[wl];
+    T.push({ id: `${wl}-vs-net`, issue: 13, text: `${text}: native vs ${base}, req/s`, workload: wl, a: 'native', b: 'net', kind: 'rps', min });
+    if (cpuMax != null) T.push({ id: `${wl}-cpu-vs-net`, issue: 13, text: `${text}: native vs ${base}, server CPU per request`, workload: wl, a: 'native', b: 'net', kind: 'cpu', max: cpuMax });
+  }
+  T.push({ id: 'udp-burst-vs-dgram', issue: 13, text: `${I13_TEXT['udp-burst']}: native vs node:dgram, datagrams arrived`, workload: 'udp-burst', a: 'native', b: 'net', kind: 'arrived', min: 1.0 });
+  jsTargets(true);
   return T;
 }
 
@@ -230,7 +313,7 @@ function usage(msg) {
   (msg ? process.stderr : process.stdout).write(
     'usage: node bench/run.js [--rounds N] [--duration S] [--warmup S] [--quick]\n' +
       '                         [--only WORKLOAD[,..]] [--servers a,b] [--clients N]\n' +
-      '                         [--fork-stress N] [--out FILE]\n' +
+      '                         [--fork-stress N] [--no-install] [--out FILE]\n' +
       `workloads: ${WORKLOADS.map((w) => w.name).join(', ')}\n` +
       '           (a family name such as tcp-conn also selects its -1 variant with --only tcp-conn*)\n' +
       `servers:   ${Object.keys(SERVERS).join(', ')}\n`,
@@ -239,13 +322,17 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { rounds: 3, duration: 5, warmup: 1, clients: null, only: null, servers: null, out: DEFAULT_OUT, forkStress: 0 };
+  const o = { rounds: 3, duration: 5, warmup: 1, clients: null, only: null, servers: null, out: DEFAULT_OUT, forkStress: 0, install: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') usage();
     if (a === '--quick') {
       o.rounds = 1;
       o.duration = 1;
+      continue;
+    }
+    if (a === '--no-install') {
+      o.install = false;
       continue;
     }
     const v = argv[++i];
@@ -565,6 +652,434 @@ async function runLoadgen(args, timeoutMs) {
 }
 
 // ---------------------------------------------------------------------------
+// Clients of the protocol workloads (issue 13): programs nobody here wrote,
+// from Debian's packages. Installed with apt-get when missing and we are root
+// (unless --no-install); otherwise their workloads are skipped.
+//
+// Before the warm-up, PROBES[proto](port) checks one exchange byte for byte
+// (the clients do not check reply contents). A client driver (CLIENTS) has
+// warmup(env) and measure(env); measure() resolves with what the runner records as the
+// run's `loadgen`: requests, rps, seconds, p50_us, p99_us (null when the
+// client does not report them), errors, error_kinds, mismatches,
+// loadgen_cpu_s (the client's CPU time), plus the client's own figures.
+
+const CLIENT_PACKAGES = { wrk: 'wrk', 'redis-benchmark': 'redis-tools', dnsperf: 'dnsperf', logger: 'bsdutils' };
+
+function which(cmd) {
+  for (const dir of (process.env.PATH || '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    const p = path.join(dir || '.', cmd);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      if (fs.statSync(p).isFile()) return p;
+    } catch {}
+  }
+  return null;
+}
+
+/**
+ * Makes sure the client programs `names` are there, installing their Debian
+ * packages when we may. Returns {name: reason to skip} for those still missing.
+ */
+function ensureClients(names, opts) {
+  const missing = names.filter((n) => !which(n));
+  let why = null;
+  if (missing.length) {
+    const pkgs = [...new Set(missing.map((n) => CLIENT_PACKAGES[n]))];
+    if (!opts.install) why = '--no-install';
+    else if (!process.getuid || process.getuid() !== 0) why = 'not root';
+    else if (!which('apt-get')) why = 'no apt-get';
+    else {
+      const install = ['install', '-y', '--no-install-recommends', ...pkgs];
+      const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+      const apt = (args) => {
+        progress.log(`bench: apt-get ${args.join(' ')}`);
+        return spawnSync('apt-get', args, { stdio: ['ignore', 2, 2], env, timeout: 900000 }).status === 0;
+      };
+      progress.log(`bench: ${missing.join(', ')} not found: installing Debian package${pkgs.length > 1 ? 's' : ''} ${pkgs.join(', ')}`);
+      if (!apt(install) && !(apt(['update']) && apt(install))) why = 'apt-get install failed';
+    }
+  }
+  const skip = {};
+  for (const n of names) {
+    if (!which(n)) skip[n] = `${n} not found (Debian package ${CLIENT_PACKAGES[n]}: apt-get install ${CLIENT_PACKAGES[n]}; not installed: ${why || 'still missing after apt-get'})`;
+  }
+  return skip;
+}
+
+/** utime+stime of our reaped children (cutime+cstime), in microseconds. */
+function reapedChildrenMicros() {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1e6) / CLK_TCK;
+}
+
+/**
+ * Runs a client to completion: {stdout, stderr, seconds, cpu_s, command}.
+ * Rejects when it fails to start, exits non-zero or outlasts `timeoutMs`
+ * (a client waiting for a reply that never comes, or that it cannot parse).
+ * Its CPU time is the growth of our reaped children's: no other child of
+ * ours is reaped meanwhile (the server is reaped after the measurement).
+ */
+async function runClient(cmd, args, timeoutMs) {
+  const command = [cmd, ...args].join(' ');
+  const cpu0 = reapedChildrenMicros();
+  const t0 = process.hrtime.bigint();
+  const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const closed = new Promise((resolve) => child.on('close', resolve));
+  let stdout = '';
+  const err = new Tail(16384);
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => err.push(c));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  const { code, signal, error } = await child.exited;
+  clearTimeout(timer);
+  if (!error) await closed;
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu_s = (reapedChildrenMicros() - cpu0) / 1e6;
+  const tail = () => (err.buf.trim() || stdout.trim()).slice(-600);
+  if (error) throw new Error(`${cmd}: ${error.message}`);
+  if (timedOut) throw new Error(`${command}: no result within ${timeoutMs / 1000} s (killed; a wrong or missing reply stalls it): ${tail()}`);
+  if (code !== 0) throw new Error(`${command}: exited with ${code ?? signal}: ${tail()}`);
+  return { stdout, stderr: err.buf, seconds, cpu_s, command };
+}
+
+function clientFile(name, make) {
+  const file = path.join(getTmpDir(), name);
+  if (!fs.existsSync(file)) fs.writeFileSync(file, make());
+  return file;
+}
+
+// --- probes: one exchange, checked byte for byte -------------------------
+
+const HTTP_REPLY = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!';
+
+/** Sends `data` on a TCP connection; resolves with what came back by EOF, or by `enough` bytes. */
+function tcpExchange(port, data, enough) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let len = 0;
+    const sock = net.connect({ host: '127.0.0.1', port }, () => sock.write(data));
+    const done = (eof) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ reply: Buffer.concat(chunks).toString('latin1'), eof });
+    };
+    const timer = setTimeout(() => done(false), 3000);
+    sock.on('data', (c) => {
+      chunks.push(c);
+      len += c.length;
+      if (enough != null && len >= enough) done(false);
+    });
+    sock.on('end', () => done(true));
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+function udpExchange(port, data) {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket('udp4');
+    const timer = setTimeout(() => {
+      sock.close();
+      resolve(null);
+    }, 3000);
+    sock.on('message', (m) => {
+      clearTimeout(timer);
+      sock.close();
+      resolve(m);
+    });
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      sock.close();
+      reject(e);
+    });
+    sock.send(data, port, '127.0.0.1');
+  });
+}
+
+const PROBES = {
+  async http(port) {
+    // two requests in one write; the second asks for the connection to be closed
+    const { reply, eof } = await tcpExchange(port, 'GET / HTTP/1.1\r\nHost: probe\r\n\r\nGET /x HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n');
+    if (reply !== HTTP_REPLY + HTTP_REPLY) return `HTTP: expected two fixed 200 replies, got ${JSON.stringify(reply.slice(0, 300))}`;
+    if (!eof) return 'HTTP: the connection stayed open after "Connection: close"';
+    return null;
+  },
+  async resp(port) {
+    const cmd = (...a) => `*${a.length}\r\n${a.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('')}`;
+    const expected = '+PONG\r\n*2\r\n$4\r\nsave\r\n$0\r\n\r\n+OK\r\n$6\r\nv\r\nxyz\r\n$-1\r\n';
+    const send = cmd('PING') + cmd('CONFIG', 'GET', 'save') + cmd('SET', 'probe:key', 'v\r\nxyz') + cmd('GET', 'probe:key') + cmd('GET', 'probe:missing');
+    const { reply } = await tcpExchange(port, send, expected.length);
+    return reply === expected ? null : `RESP: expected ${JSON.stringify(expected)}, got ${JSON.stringify(reply.slice(0, 300))}`;
+  },
+  async dns(port) {
+    // ID 0x1234, RD, a1.example.com A IN
+    const q = Buffer.from('123401000001000000000000026131076578616d706c6503636f6d0000010001', 'hex');
+    const expected = '123485000001000100000000026131076578616d706c6503636f6d0000010001c00c000100010000012c00047f000001';
+    const r = await udpExchange(port, q);
+    if (!r) return 'DNS: no reply within 3 s';
+    return r.toString('hex') === expected ? null : `DNS: expected ${expected}, got ${r.toString('hex')}`;
+  },
+};
+
+// --- wrk ----------------------------------------------------------------
+
+function wrkTime(v, unit) {
+  return Number(v) * { us: 1, ms: 1e3, s: 1e6, m: 60e6, h: 3600e6 }[unit];
+}
+
+function parseWrk(r) {
+  const out = r.stdout;
+  const m = /(\d+) requests in ([\d.]+)(us|ms|s|m|h)/.exec(out);
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  if (!m || !rps) throw new Error(`wrk: cannot parse its output: ${JSON.stringify(out.slice(-400))}`);
+  const pct = (p) => {
+    const x = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m|h)\\s*$`, 'm').exec(out);
+    return x ? wrkTime(x[1], x[2]) : null;
+  };
+  const se = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const error_kinds = se ? { connect: +se[1], read: +se[2], write: +se[3], timeout: +se[4] } : {};
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  return {
+    requests: Number(m[1]),
+    seconds: wrkTime(m[2], m[3]) / 1e6,
+    rps: Number(rps[1]),
+    p50_us: pct(50),
+    p99_us: pct(99),
+    errors: Object.values(error_kinds).reduce((a, b) => a + b, 0),
+    error_kinds,
+    mismatches: non2xx ? Number(non2xx[1]) : 0, // wrk counts non-2xx/3xx replies, not their bytes
+    loadgen_cpu_s: r.cpu_s,
+    command: r.command,
+    output: out,
+  };
+}
+
+async function wrkRun(env, seconds) {
+  const d = Math.max(1, Math.round(seconds)); // wrk takes whole seconds
+  const args = ['-t1', `-c${env.clients}`, `-d${d}s`, '--latency', '--timeout', `${REQUEST_TIMEOUT_S}s`, `http://127.0.0.1:${env.port}/`];
+  return parseWrk(await runClient('wrk', args, (d + REQUEST_TIMEOUT_S + 30) * 1000));
+}
+
+// --- redis-benchmark ----------------------------------------------------
+
+function parseRedisCsv(r, test) {
+  const rows = r.stdout.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => l.split(',').map((c) => c.replace(/^"|"$/g, '')));
+  const head = rows.find((x) => x[0] === 'test');
+  const row = rows.find((x) => x[0] === test.toUpperCase());
+  if (!head || !row) throw new Error(`redis-benchmark: no ${test.toUpperCase()} row in its CSV: ${JSON.stringify(r.stdout.slice(-400))}`);
+  const col = (name) => {
+    const i = head.indexOf(name);
+    return i >= 0 && row[i] !== undefined && row[i] !== '' ? Number(row[i]) : null;
+  };
+  const ms = (name) => (col(name) == null ? null : col(name) * 1000);
+  // redis-benchmark writes "Error from server: ..." on stderr for -ERR replies
+  const serverErrors = (r.stderr.match(/Error from server/g) || []).length;
+  return { rps: col('rps'), avg_us: ms('avg_latency_ms'), p50_us: ms('p50_latency_ms'), p99_us: ms('p99_latency_ms'), serverErrors };
+}
+
+/** One redis-benchmark call: `n` requests of `test`, `clients` connections, the family's -P unless `pipeline` says. */
+async function redisRun(env, test, n, clients = env.clients, pipeline = FAMILIES[env.w.family].pipeline) {
+  const args = ['-h', '127.0.0.1', '-p', String(env.port), '-c', String(clients), '-n', String(n), '-t', test, '--csv'];
+  if (pipeline > 1) args.push('-P', String(pipeline));
+  // count-based: allow 4 x the time the last rate estimate predicts
+  const expect = env.rate ? n / env.rate : 15;
+  const r = await runClient('redis-benchmark', args, (expect * 4 + 30) * 1000);
+  const c = parseRedisCsv(r, test);
+  return {
+    requests: n,
+    seconds: r.seconds,
+    rps: c.rps,
+    p50_us: c.p50_us,
+    p99_us: c.p99_us,
+    avg_us: c.avg_us,
+    errors: 0,
+    error_kinds: {},
+    mismatches: c.serverErrors, // -ERR replies to SET/GET
+    loadgen_cpu_s: r.cpu_s,
+    command: r.command,
+    output: r.stdout + r.stderr.slice(-1000),
+  };
+}
+
+// --- dnsperf ------------------------------------------------------------
+
+function parseDnsperf(r) {
+  const out = r.stdout;
+  const num = (re) => {
+    const m = re.exec(out);
+    return m ? Number(m[1]) : null;
+  };
+  const sent = num(/Queries sent:\s+(\d+)/);
+  const completed = num(/Queries completed:\s+(\d+)/);
+  const lost = num(/Queries lost:\s+(\d+)/);
+  const qps = num(/Queries per second:\s+([\d.]+)/);
+  const runTime = num(/Run time \(s\):\s+([\d.]+)/);
+  const avg = num(/Average Latency \(s\):\s+([\d.]+)/);
+  if (sent == null || completed == null || qps == null) throw new Error(`dnsperf: cannot parse its output: ${JSON.stringify(out.slice(-400))}`);
+  const rcodes = {};
+  const rc = /Response codes:\s+(.*)/.exec(out);
+  if (rc) for (const m of rc[1].matchAll(/([A-Z]+) (\d+)/g)) rcodes[m[1]] = Number(m[2]);
+  const unexpectedId = (r.stdout + r.stderr).match(/unexpected .*id/g) || [];
+  return {
+    requests: completed,
+    seconds: runTime ?? r.seconds,
+    rps: qps,
+    p50_us: null, // dnsperf reports the average latency, not percentiles
+    p99_us: null,
+    avg_us: avg == null ? null : avg * 1e6,
+    sent,
+    errors: (lost || 0) + unexpectedId.length,
+    error_kinds: { lost: lost || 0, unexpected_id: unexpectedId.length },
+    mismatches: completed - (rcodes.NOERROR || 0), // any other response code
+    rcodes,
+    loadgen_cpu_s: r.cpu_s,
+    command: r.command,
+    output: out,
+  };
+}
+
+async function dnsperfRun(env, seconds) {
+  const file = clientFile('dnsperf-queries.txt', () => Array.from({ length: DNS_QUERY_NAMES }, (_, i) => `a${i}.example.com A\n`).join(''));
+  const args = ['-s', '127.0.0.1', '-p', String(env.port), '-d', file, '-c', String(DNSPERF_CLIENTS), '-q', String(DNSPERF_OUTSTANDING),
+    '-l', String(seconds), '-t', String(REQUEST_TIMEOUT_S)];
+  return parseDnsperf(await runClient('dnsperf', args, (seconds + REQUEST_TIMEOUT_S + 30) * 1000));
+}
+
+// --- logger: syslog bursts ----------------------------------------------
+
+/** SIGUSR2 -> the server's "COUNT <messages> <t>" line: {count, last (ns, CLOCK_MONOTONIC)}. */
+function burstCount(srv) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      srv.lineListeners.delete(listener);
+      reject(new Error('the server did not answer SIGUSR2 with a COUNT line within 2 s'));
+    }, 2000);
+    const listener = (line) => {
+      const m = /^COUNT (\d+) (\d+)$/.exec(line);
+      if (!m) return;
+      clearTimeout(timer);
+      srv.lineListeners.delete(listener);
+      resolve({ count: Number(m[1]), last: BigInt(m[2]) });
+    };
+    srv.lineListeners.add(listener);
+    process.kill(srv.child.pid, 'SIGUSR2');
+  });
+}
+
+/** The count once it has not changed for 50 ms (the server has handled what its socket held). */
+async function burstDrained(srv) {
+  let prev = await burstCount(srv);
+  let stable = 0;
+  while (stable < 2) {
+    await sleep(25);
+    const c = await burstCount(srv);
+    stable = c.count === prev.count ? stable + 1 : 0;
+    prev = c;
+  }
+  return prev;
+}
+
+/**
+ * logger calls of BURST_MESSAGES datagrams each, waiting for the server to
+ * drain after each, for `seconds` (at least one call). rps: messages handled
+ * per second of burst, from logger's start to the last message handled.
+ */
+async function burstRun(env, seconds) {
+  const file = clientFile('logger-lines.txt', () =>
+    Array.from({ length: BURST_MESSAGES }, (_, i) => `bench burst message ${String(i).padStart(4, '0')} lorem ipsum dolor sit amet\n`).join(''));
+  const args = ['--udp', '--server', '127.0.0.1', '--port', String(env.port), '--tag', 'bench', '--file', file];
+  const t0 = Date.now();
+  let base = await burstDrained(env.srv);
+  let sent = 0;
+  let arrived = 0;
+  let busyNs = 0n;
+  let calls = 0;
+  let cpu = 0;
+  const perCall = [];
+  do {
+    const start = process.hrtime.bigint();
+    const r = await runClient('logger', args, 30000);
+    cpu += r.cpu_s;
+    const c = await burstDrained(env.srv);
+    const got = c.count - base.count;
+    if (got > 0) busyNs += c.last - start;
+    sent += BURST_MESSAGES;
+    arrived += got;
+    calls++;
+    if (perCall.length < 1000) perCall.push(got);
+    base = c;
+  } while (Date.now() - t0 < seconds * 1000);
+  const busy = Number(busyNs) / 1e9;
+  return {
+    requests: arrived,
+    seconds: (Date.now() - t0) / 1000,
+    rps: busy > 0 ? arrived / busy : 0,
+    busy_s: busy,
+    p50_us: null,
+    p99_us: null,
+    sent,
+    arrived,
+    arrived_frac: arrived / sent,
+    calls,
+    arrived_per_call: perCall,
+    errors: 0, // datagrams that did not arrive are the measure, not errors
+    error_kinds: {},
+    mismatches: 0,
+    loadgen_cpu_s: cpu,
+    command: `logger ${args.join(' ')}`,
+  };
+}
+
+// --- the drivers ----------------------------------------------------------
+
+const warmupOf = (r) => ({ requests: r.requests, errors: r.errors, mismatches: r.mismatches });
+
+const CLIENTS = {
+  wrk: {
+    warmup: async (env) => warmupOf(await wrkRun(env, env.opts.warmup)),
+    measure: (env) => wrkRun(env, env.duration),
+  },
+  'redis-benchmark': {
+    calibrates: true, // warms up even with --warmup 0: the rate sets -n
+    async warmup(env) {
+      const { test, pipeline } = FAMILIES[env.w.family];
+      // GET reads key:__rand_int__ (the same key without -r): set it first.
+      // (One SET, one connection, no -P: redis-benchmark -P 16 -n 1 aborts.)
+      if (test === 'get') await redisRun(env, 'set', 1, 1, 1);
+      let r = await redisRun(env, test, REDIS_PROBE_REQUESTS * pipeline);
+      env.rate = r.rps || r.requests / r.seconds;
+      const left = env.opts.warmup - r.seconds;
+      if (left > 0.2) {
+        const r2 = await redisRun(env, test, Math.max(env.clients * pipeline, Math.round(env.rate * left)));
+        env.rate = r2.rps || r2.requests / r2.seconds;
+        r = { ...r2, requests: r.requests + r2.requests, errors: r.errors + r2.errors, mismatches: r.mismatches + r2.mismatches };
+      }
+      return warmupOf(r);
+    },
+    measure(env) {
+      const { test, pipeline } = FAMILIES[env.w.family];
+      const n = Math.max(env.clients * pipeline * 10, Math.round(env.rate * env.duration));
+      return redisRun(env, test, n);
+    },
+  },
+  dnsperf: {
+    warmup: async (env) => warmupOf(await dnsperfRun(env, env.opts.warmup)),
+    measure: (env) => dnsperfRun(env, env.duration),
+  },
+  logger: {
+    warmup: async (env) => warmupOf(await burstRun(env, env.opts.warmup)),
+    measure: (env) => burstRun(env, env.duration),
+  },
+};
+
+// ---------------------------------------------------------------------------
 // server processes
 
 async function startServer(key, workload, ctx) {
@@ -577,7 +1092,8 @@ async function startServer(key, workload, ctx) {
   const stderr = new Tail();
   const stdout = new Tail();
   child.stderr.on('data', (c) => stderr.push(c));
-  const srv = { key, child, stderr, stdout, ready: null, lines: [] };
+  // lineListeners: called with each line after READY (udp-burst's COUNT replies)
+  const srv = { key, child, stderr, stdout, ready: null, lines: [], lineListeners: new Set() };
   let lineBuf = '';
   const ready = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no READY line within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
@@ -597,8 +1113,9 @@ async function startServer(key, workload, ctx) {
             clearTimeout(timer);
             resolve();
           }
-        } else if (srv.lines.length < 100) {
-          srv.lines.push(line);
+        } else {
+          for (const f of srv.lineListeners) f(line);
+          if (srv.lines.length < 100 && !line.startsWith('COUNT ')) srv.lines.push(line);
         }
       }
     });
@@ -653,11 +1170,36 @@ function alive(srv) {
 // ---------------------------------------------------------------------------
 // one measurement
 
+/** The uppercase-echo workloads' client: bench/loadgen. */
+const LOADGEN = {
+  args(env, seconds) {
+    const { w, srv, clients } = env;
+    return [...loadgenTarget(w.transport, srv.ready), '--mode', w.mode, '--clients', String(clients), '--timeout', String(REQUEST_TIMEOUT_S),
+      '--duration', String(seconds), '--warmup', '0'];
+  },
+  budget: (s) => (s + REQUEST_TIMEOUT_S + 30) * 1000,
+  async warmup(env) {
+    const w = await runLoadgen(this.args(env, env.opts.warmup), this.budget(env.opts.warmup));
+    return { requests: w.requests, errors: w.errors, mismatches: w.mismatches };
+  },
+  measure(env) {
+    return runLoadgen(this.args(env, env.duration), this.budget(env.duration));
+  },
+};
+
 function durationOf(w, opts) {
   return w.latency ? Math.max(0.1, +(opts.duration * LATENCY_DURATION_SCALE).toFixed(2)) : opts.duration;
 }
 function clientsOf(w, opts) {
-  return w.latency ? w.clients : opts.clients || w.clients;
+  return w.latency || w.fixedClients ? w.clients : opts.clients || w.clients;
+}
+
+/** "32 clients", "32 connections", or the family's own description. */
+function inflightText(w) {
+  const f = FAMILIES[w.family];
+  if (f.inflight) return f.inflight;
+  if (f.proto) return `${w.clients} connections`;
+  return `${w.clients} client${w.clients > 1 ? 's' : ''}`;
 }
 
 async function runOne(workload, key, round, opts) {
@@ -673,17 +1215,19 @@ async function runOne(workload, key, round, opts) {
   try {
     srv = await startServer(key, workload, ctx);
     rec.pid = srv.child.pid;
-    const target = loadgenTarget(workload.transport, srv.ready);
-    const common = [...target, '--mode', workload.mode, '--clients', String(clients), '--timeout', String(REQUEST_TIMEOUT_S)];
-    const budget = (s) => (s + REQUEST_TIMEOUT_S + 30) * 1000;
-    if (opts.warmup > 0) {
-      const w = await runLoadgen([...common, '--duration', String(opts.warmup), '--warmup', '0'], budget(opts.warmup));
-      rec.warmup = { requests: w.requests, errors: w.errors, mismatches: w.mismatches };
+    const driver = workload.client ? CLIENTS[workload.client] : LOADGEN;
+    if (workload.client) rec.client = workload.client;
+    const env = { w: workload, srv, port: Number(srv.ready), clients, duration, opts };
+    const probe = workload.proto && PROBES[workload.proto];
+    if (probe) {
+      const wrong = await probe(env.port);
+      if (wrong) throw new Error(`wrong reply to the probe: ${wrong}`);
     }
+    if (opts.warmup > 0 || driver.calibrates) rec.warmup = await driver.warmup(env);
     if (!alive(srv)) throw new Error('server died during warm-up');
     const cpu0 = cpuMicros(srv.child.pid);
     const busy0 = machineBusyMicros();
-    const r = await runLoadgen([...common, '--duration', String(duration), '--warmup', '0'], budget(duration));
+    const r = await driver.measure(env);
     if (!alive(srv)) throw new Error('server died during the measurement');
     const cpu = cpuMicros(srv.child.pid) - cpu0;
     const busy = machineBusyMicros() - busy0;
@@ -743,6 +1287,13 @@ function summarize(runs) {
     errors: ok.reduce((a, r) => a + r.loadgen.errors + (r.warmup ? r.warmup.errors : 0), 0),
     mismatches: runs.reduce((a, r) => a + (r.mismatches || 0), 0),
   };
+  if (ok.some((r) => r.loadgen.avg_us != null)) s.avg_us = median(ok.map((r) => r.loadgen.avg_us));
+  if (ok.some((r) => r.loadgen.arrived_frac != null)) {
+    // udp-burst: the fraction of the datagrams sent that the server handled
+    s.arrived_frac = median(ok.map((r) => r.loadgen.arrived_frac));
+    s.sent = ok.reduce((a, r) => a + r.loadgen.sent, 0);
+    s.arrived = ok.reduce((a, r) => a + r.loadgen.arrived, 0);
+  }
   const stats = ok.map((r) => r.server_stats).filter(Boolean);
   if (stats.length) {
     s.server_stats = {};
@@ -769,6 +1320,8 @@ function ratio(res, a, b, get, getSummary) {
 
 const rpsRatio = (res, a, b) => ratio(res, a, b, (r) => r.loadgen.rps, (s) => s.median_rps);
 const p50Ratio = (res, a, b) => ratio(res, a, b, (r) => r.loadgen.p50_us, (s) => s.p50_us);
+const cpuRatio = (res, a, b) => ratio(res, a, b, (r) => r.cpu_us_per_request, (s) => s.cpu_us_per_request);
+const arrivedRatio = (res, a, b) => ratio(res, a, b, (r) => r.loadgen.arrived_frac, (s) => s.arrived_frac);
 
 function evaluateTargets(results) {
   const byName = Object.fromEntries(results.map((r) => [r.name, r]));
@@ -777,7 +1330,7 @@ function evaluateTargets(results) {
     const row = { ...t, value: null, status: 'n/a' };
     const sa = res && res.servers[t.a];
     const sb = res && res.servers[t.b];
-    const why = (s, k) => (!res ? 'workload not run' : !s ? `${k} not run` : s.skipped ? `${k} skipped: ${s.skipped}` : s.summary && s.summary.rounds_ok ? null : `${k} failed`);
+    const why = (s, k) => (!res ? 'workload not run' : res.skipped ? `workload skipped: ${res.skipped}` : !s ? `${k} not run` : s.skipped ? `${k} skipped: ${s.skipped}` : s.summary && s.summary.rounds_ok ? null : `${k} failed`);
     row.reason = why(sa, t.a) || why(sb, t.b);
     if (row.reason) return row;
     if (t.kind === 'rps') {
@@ -785,6 +1338,11 @@ function evaluateTargets(results) {
       row.value = r && r.median_of_ratios;
       row.detail = r;
       if (row.value != null) row.status = row.value >= t.min ? 'MET' : 'MISSED';
+    } else if (t.kind === 'cpu' || t.kind === 'arrived') {
+      const r = (t.kind === 'cpu' ? cpuRatio : arrivedRatio)(res, t.a, t.b);
+      row.value = r && r.median_of_ratios;
+      row.detail = r;
+      if (row.value != null) row.status = (t.kind === 'cpu' ? row.value <= t.max : row.value >= t.min) ? 'MET' : 'MISSED';
     } else if (t.kind === 'p50') {
       const r = p50Ratio(res, t.a, t.b);
       row.value = r && r.median_of_ratios;
@@ -798,6 +1356,7 @@ function evaluateTargets(results) {
       if (row.value != null) row.status = row.value <= t.max ? 'MET' : 'MISSED';
     }
     if (row.value == null) row.reason = 'no ratio (no matching rounds)';
+    if (row.status === 'MISSED') row.missed_by = t.min != null ? t.min - row.value : row.value - t.max;
     return row;
   });
 }
@@ -812,8 +1371,22 @@ function fmt(x, digits) {
   return x == null ? '-' : x.toFixed(digits);
 }
 function need(t) {
-  return t.kind === 'rps' ? `>= ${t.min.toFixed(2)}` : `<= ${t.max.toFixed(2)}`;
+  return t.min != null ? `>= ${t.min.toFixed(2)}` : `<= ${t.max.toFixed(2)}`;
 }
+
+/** "missed by 0.42" for a MISSED target, '' otherwise. */
+function missedBy(t) {
+  return t.status === 'MISSED' && t.missed_by != null ? `missed by ${fmt(t.missed_by, 2)}` : '';
+}
+
+/** "issues 3 and 4", "issue 13", "issues 3, 4 and 13": whose targets these are. */
+function issuesText(targets) {
+  const has13 = targets.some((t) => t.issue === 13);
+  const old = targets.some((t) => t.issue !== 13);
+  return old && has13 ? 'issues 3, 4 and 13' : has13 ? 'issue 13' : 'issues 3 and 4';
+}
+
+const KIND_TEXT = { rps: 'req/s ratio', p50: 'p50 ratio', rss: 'RSS ratio', cpu: 'CPU/request ratio', arrived: 'arrived ratio' };
 
 function printTable(w, res, opts) {
   const keys = Object.keys(res.servers);
@@ -823,7 +1396,12 @@ function printTable(w, res, opts) {
   const lines = [];
   const row = (name, cells) => lines.push(name.padEnd(first) + cells.map((c) => String(c).padStart(width)).join(''));
   lines.push('');
-  lines.push(`== ${w.name}: ${w.title} (${FAMILIES[w.family].cls}), ${res.clients} client${res.clients > 1 ? 's' : ''} (${opts.rounds} rounds x ${res.duration_s} s, warm-up ${opts.warmup} s)`);
+  lines.push(`== ${w.name}: ${w.title} (${FAMILIES[w.family].cls}), ${inflightText(res)} (${opts.rounds} rounds x ${res.duration_s} s, warm-up ${opts.warmup} s)`);
+  if (res.skipped) {
+    lines.push(`skipped: ${res.skipped}`);
+    out(lines.join('\n'));
+    return;
+  }
   row('', labels);
   const cell = (k, f) => {
     const s = res.servers[k];
@@ -831,14 +1409,16 @@ function printTable(w, res, opts) {
     if (s.skipped) return 'skipped';
     return f(s);
   };
+  const burst = res.family === 'udp-burst';
+  const unit = burst ? 'msgs/s' : 'req/s'; // udp-burst: messages handled per second of burst
   for (let i = 0; i < opts.rounds; i++) {
-    row(`round ${i + 1} req/s`, keys.map((k) => cell(k, (s) => {
+    row(`round ${i + 1} ${unit}`, keys.map((k) => cell(k, (s) => {
       const r = s.runs[i];
       return !r ? '-' : r.ok ? fmtInt(r.loadgen.rps) : 'FAILED';
     })));
   }
   const S = (f) => keys.map((k) => cell(k, (s) => f(s.summary)));
-  row('median req/s', S((x) => fmtInt(x.median_rps)));
+  row(`median ${unit}`, S((x) => fmtInt(x.median_rps)));
   const ref = refServer(res);
   if (ref && res.servers[ref] && res.servers[ref].summary) {
     row(`ratio / ${shortLabel(ref, res)}`, keys.map((k) => cell(k, () => {
@@ -846,9 +1426,29 @@ function printTable(w, res, opts) {
       return r && r.median_of_ratios != null ? fmt(r.median_of_ratios, 2) : '-';
     })));
   }
-  row('p50 latency (us)', S((x) => fmt(x.p50_us, 0)));
-  row('p99 latency (us)', S((x) => fmt(x.p99_us, 0)));
-  row('server CPU (us/request)', S((x) => fmt(x.cpu_us_per_request, 1)));
+  if (burst) {
+    row('arrived (% of sent)', S((x) => (x.arrived_frac == null ? '-' : `${fmt(x.arrived_frac * 100, 1)}%`)));
+    if (ref && res.servers[ref] && res.servers[ref].summary) {
+      row(`arrived ratio / ${shortLabel(ref, res)}`, keys.map((k) => cell(k, () => {
+        const r = arrivedRatio(res, k, ref);
+        return r && r.median_of_ratios != null ? fmt(r.median_of_ratios, 2) : '-';
+      })));
+    }
+  }
+  if (!FAMILIES[w.family].proto || Object.values(res.servers).some((s) => s.summary && s.summary.p50_us != null)) {
+    row('p50 latency (us)', S((x) => fmt(x.p50_us, 0)));
+    row('p99 latency (us)', S((x) => fmt(x.p99_us, 0)));
+  }
+  if (Object.values(res.servers).some((s) => s.summary && s.summary.avg_us != null && s.summary.p50_us == null)) {
+    row('average latency (us)', S((x) => fmt(x.avg_us, 0)));
+  }
+  row(`server CPU (us/${burst ? 'message' : 'request'})`, S((x) => fmt(x.cpu_us_per_request, 1)));
+  if (ref && res.servers[ref] && res.servers[ref].summary) {
+    row(`CPU ratio / ${shortLabel(ref, res)}`, keys.map((k) => cell(k, () => {
+      const r = cpuRatio(res, k, ref);
+      return r && r.median_of_ratios != null ? fmt(r.median_of_ratios, 2) : '-';
+    })));
+  }
   row('server CPU (cores)', S((x) => fmt(x.cpu_util, 2)));
   row('server peak RSS (MiB)', S((x) => (x.peak_rss_kib == null ? '-' : fmt(x.peak_rss_kib / 1024, 1))));
   row('loadgen CPU (cores)', S((x) => fmt(x.loadgen_cpu_util, 2)));
@@ -900,50 +1500,72 @@ function renderMarkdown(report) {
     `${options.rounds} round${options.rounds > 1 ? 's' : ''} (interleaved) × ${options.duration_s} s ` +
       `(1-client workloads ${options.latency_duration_s} s), warm-up ${options.warmup_s} s; medians over rounds; ` +
       `ratios are medians of per-round ratios. Run took ${fmtDuration(report.elapsed_s)}. ` +
-      'Uppercase-echo protocol of the Python docs; every reply verified by `bench/loadgen`.',
+      'Uppercase-echo protocol of the Python docs; every reply verified by `bench/loadgen`.' +
+      (report.workloads.some((r) => FAMILIES[r.family].proto)
+        ? ' Protocol workloads (issue 13): HTTP, RESP, DNS and syslog servers driven by wrk, redis-benchmark, dnsperf and logger; ' +
+          'each run first checks one exchange byte for byte.'
+        : ''),
   );
   L.push('');
   L.push('![req/s per workload and server](latest.svg)');
   L.push('');
   const shownTargets = report.targets.filter((t) => t.reason !== 'workload not run');
-  if (shownTargets.length) L.push('## Targets (issues 3 and 4)', '', mdTable(['target', 'measured', 'needed', 'result'], ['l', 'r', 'r', 'l'], shownTargets.map((t) => [
-    t.text + (t.kind === 'p50' ? ' (p50 ratio)' : t.kind === 'rss' ? ' (RSS ratio)' : ' (req/s ratio)'),
+  if (shownTargets.length) L.push(`## Targets (${issuesText(shownTargets)})`, '', mdTable(['target', 'measured', 'needed', 'result'], ['l', 'r', 'r', 'l'], shownTargets.map((t) => [
+    `${t.text} (${KIND_TEXT[t.kind]})`,
     t.value == null ? '—' : fmt(t.value, 2),
     need(t).replace('>=', '≥').replace('<=', '≤'),
-    t.status === 'n/a' ? `n/a (${t.reason})` : `**${t.status}**`,
+    t.status === 'n/a' ? `n/a (${t.reason})` : `**${t.status}**${missedBy(t) ? ` (${missedBy(t)})` : ''}`,
   ])));
   L.push('');
   for (const res of report.workloads) {
-    L.push(`## ${res.name}: ${res.title}, ${res.clients} client${res.clients > 1 ? 's' : ''} in flight`);
+    const proto = !!FAMILIES[res.family].proto;
+    L.push(`## ${res.name}: ${res.title}, ${inflightText(res)}${proto ? '' : ' in flight'}`);
     L.push('');
+    if (res.skipped) {
+      L.push(`Skipped: ${res.skipped}.`, '');
+      continue;
+    }
     const ref = refServer(res);
     const hasRef = res.servers[ref] && !res.servers[ref].missing && !res.servers[ref].skipped;
     const refLabel = ref === 'python' ? 'CPython' : res.mode === 'dgram' ? 'node:dgram' : 'node:net';
+    const burst = res.family === 'udp-burst';
+    const vs = (f, k) => {
+      if (!hasRef) return '—';
+      const q = f(res, k, ref);
+      return q && q.median_of_ratios != null ? fmt(q.median_of_ratios, 2) : '—';
+    };
+    // columns: [header, align, value(summary, key)]
+    const cols = [
+      [burst ? 'msgs/s in bursts' : 'req/s', 'r', (x) => fmtInt(x.median_rps) + (x.mismatches ? ` (${x.mismatches} MISMATCHES)` : x.errors ? ` (${x.errors} errors)` : '')],
+      [`vs ${refLabel}`, 'r', (x, k) => vs(rpsRatio, k)],
+    ];
+    if (burst) {
+      cols.push(['arrived', 'r', (x) => (x.arrived_frac == null ? '—' : `${fmt(x.arrived_frac * 100, 1)}% (${fmtInt(x.arrived)} of ${fmtInt(x.sent)})`)]);
+      cols.push([`arrived vs ${refLabel}`, 'r', (x, k) => vs(arrivedRatio, k)]);
+    } else {
+      cols.push(['p50 µs', 'r', (x) => fmt(x.p50_us, 0)], ['p99 µs', 'r', (x) => fmt(x.p99_us, 0)]);
+    }
+    cols.push([`CPU µs/${burst ? 'msg' : 'req'}`, 'r', (x) => fmt(x.cpu_us_per_request, 1)]);
+    cols.push([`CPU vs ${refLabel}`, 'r', (x, k) => vs(cpuRatio, k)]);
+    cols.push(['peak RSS MiB', 'r', (x) => (x.peak_rss_kib == null ? '—' : fmt(x.peak_rss_kib / 1024, 1))]);
     const rows = [];
     for (const [k, s] of Object.entries(res.servers)) {
       if (s.missing) {
-        rows.push([s.label, `— (${s.missing})`, '—', '—', '—', '—', '—']);
+        rows.push([s.label, `— (${s.missing})`, ...cols.slice(1).map(() => '—')]);
         continue;
       }
       if (s.skipped) {
-        rows.push([s.label, `skipped: ${s.skipped}`, '', '', '', '', '']);
+        rows.push([s.label, `skipped: ${s.skipped}`, ...cols.slice(1).map(() => '')]);
         continue;
       }
       const x = s.summary;
       if (!x || !x.rounds_ok) {
-        rows.push([s.label, 'FAILED', '', '', '', '', '']);
+        rows.push([s.label, 'FAILED', ...cols.slice(1).map(() => '')]);
         continue;
       }
-      let r = '—';
-      if (hasRef) {
-        const q = rpsRatio(res, k, ref);
-        r = q && q.median_of_ratios != null ? fmt(q.median_of_ratios, 2) : '—';
-      }
-      const bad = x.mismatches ? ` (${x.mismatches} MISMATCHES)` : x.errors ? ` (${x.errors} errors)` : '';
-      rows.push([s.label, fmtInt(x.median_rps) + bad, r, fmt(x.p50_us, 0), fmt(x.p99_us, 0), fmt(x.cpu_us_per_request, 1),
-        x.peak_rss_kib == null ? '—' : fmt(x.peak_rss_kib / 1024, 1)]);
+      rows.push([s.label, ...cols.map((c) => c[2](x, k))]);
     }
-    L.push(mdTable(['server', 'req/s', `vs ${refLabel}`, 'p50 µs', 'p99 µs', 'CPU µs/req', 'peak RSS MiB'], ['l', 'r', 'r', 'r', 'r', 'r', 'r'], rows));
+    L.push(mdTable(['server', ...cols.map((c) => c[0])], ['l', ...cols.map((c) => c[1])], rows));
     const noise = Math.max(0, ...Object.values(res.servers).map((s) => (s.summary && s.summary.other_cpu_util_max) || 0));
     const notes = [];
     if (noise > 0.2) notes.push(`other processes used up to ${noise.toFixed(2)} cores during these runs: numbers disturbed`);
@@ -958,6 +1580,11 @@ function renderMarkdown(report) {
       }
     }
     if (res.family === 'fork-tcp-conn') notes.push('server CPU includes reaped children (cutime + cstime); peak RSS is the parent’s.');
+    const avg = Object.values(res.servers).filter((s) => s.summary && s.summary.avg_us != null && s.summary.p50_us == null);
+    if (avg.length) notes.push(`dnsperf reports no percentiles; average latency (µs): ${avg.map((s) => `${s.label} ${fmt(s.summary.avg_us, 0)}`).join(', ')}`);
+    if (burst) notes.push(`each logger call sends ${BURST_MESSAGES} datagrams; the runner waits for the server to drain before the next call. msgs/s: messages handled per second from logger's start to the last message handled; CPU per message handled.`);
+    if (FAMILIES[res.family].client === 'wrk') notes.push('wrk runs whole seconds (the duration rounded, at least 1 s).');
+    if (FAMILIES[res.family].client === 'redis-benchmark') notes.push('redis-benchmark runs a request count: the warm-up measures the rate, and the measured call asks for rate × duration requests.');
     if (notes.length) {
       L.push('');
       for (const n of notes) L.push(`- ${n}`);
@@ -1009,7 +1636,9 @@ function shortNum(x) {
 
 function renderSvg(report) {
   const fams = [...new Set(report.workloads.map((r) => r.family))];
-  const cols = [32, 1].filter((c) => report.workloads.some((r) => (c === 1 ? r.clients === 1 : r.clients !== 1)));
+  // the 1-client (latency) workloads go in a second column
+  const one = (r) => r.clients === 1 && !FAMILIES[r.family].proto;
+  const cols = [32, 1].filter((c) => report.workloads.some((r) => (c === 1 ? one(r) : !one(r))));
   const serverKeys = ALL_1.filter((k) => report.workloads.some((r) => r.servers[k]));
   const W = cols.length > 1 ? 980 : 520;
   const panelW = (W - 20) / cols.length;
@@ -1033,12 +1662,12 @@ function renderSvg(report) {
   }
   fams.forEach((fam, fi) => {
     cols.forEach((c, ci) => {
-      const res = report.workloads.find((r) => r.family === fam && (c === 1 ? r.clients === 1 : r.clients !== 1));
+      const res = report.workloads.find((r) => r.family === fam && (c === 1 ? one(r) : !one(r)));
       const x0 = 10 + ci * panelW;
       const y0 = top + fi * panelH;
       if (!res) return;
       const cls = FAMILIES[fam].cls;
-      S.push(`<text x="${x0}" y="${y0 + 14}"><tspan font-weight="bold">${esc(`${res.title}, ${res.clients} client${res.clients > 1 ? 's' : ''}`)}</tspan><tspan fill="#555" dx="6">(${esc(cls)})</tspan></text>`);
+      S.push(`<text x="${x0}" y="${y0 + 14}"><tspan font-weight="bold">${esc(`${res.title}, ${inflightText(res)}`)}</tspan><tspan fill="#555" dx="6">(${esc(cls)})</tspan></text>`);
       const entries = Object.entries(res.servers);
       const vals = entries.map(([, s]) => (s.summary && s.summary.rounds_ok ? s.summary.median_rps : null));
       const max = Math.max(1, ...vals.filter((v) => v != null));
@@ -1121,20 +1750,35 @@ async function main() {
   const results = [];
   const t0 = Date.now();
 
+  // The protocol workloads' clients (wrk, ...): installed now if missing, or
+  // their workloads are skipped.
+  const serversOf = (w) => w.servers.filter((k) => !opts.servers || opts.servers.includes(k));
+  const clientNames = [...new Set(workloads.filter((w) => w.client && serversOf(w).length).map((w) => w.client))];
+  const clientSkip = ensureClients(clientNames, opts);
+  for (const [n, why] of Object.entries(clientSkip)) {
+    notes.push(`${workloads.filter((w) => w.client === n).map((w) => w.name).join(', ')}: skipped: ${why}`);
+  }
+
   // Plan: which server runs which workload; skipped and missing cells.
   const plans = [];
   const checked = {};
   for (const w of workloads) {
-    const keys = w.servers.filter((k) => !opts.servers || opts.servers.includes(k));
+    const keys = serversOf(w);
     if (!keys.length) continue;
     const res = {
       name: w.name, title: w.title, family: w.family, transport: w.transport, mode: w.mode,
       clients: clientsOf(w, opts), duration_s: durationOf(w, opts), baseline: w.baseline || null, servers: {}, ratios: {},
     };
+    if (w.client) res.client = w.client;
+    if (w.client && clientSkip[w.client]) res.skipped = clientSkip[w.client];
     const run = [];
     for (const k of keys) {
       const def = SERVERS[k];
       const s = (res.servers[k] = { label: def.label(w.family), runs: [] });
+      if (res.skipped) {
+        s.skipped = res.skipped;
+        continue;
+      }
       if (!def.args[w.family]) {
         s.missing = (def.missing && def.missing[w.family]) || `${def.name} has no ${w.family} server`;
         continue;
@@ -1210,7 +1854,8 @@ async function main() {
       res.ratios[`vs_${ref}`] = {};
       for (const k of Object.keys(res.servers)) {
         if (k === ref || !res.servers[k].summary) continue;
-        res.ratios[`vs_${ref}`][k] = { rps: rpsRatio(res, k, ref), p50: p50Ratio(res, k, ref) };
+        res.ratios[`vs_${ref}`][k] = { rps: rpsRatio(res, k, ref), p50: p50Ratio(res, k, ref), cpu: cpuRatio(res, k, ref) };
+        if (res.family === 'udp-burst') res.ratios[`vs_${ref}`][k].arrived = arrivedRatio(res, k, ref);
       }
     }
     results.push(res);
@@ -1233,10 +1878,10 @@ async function main() {
 
   const targets = evaluateTargets(results);
   const shown = targets.filter((t) => t.reason !== 'workload not run');
-  const tl = ['', '== targets (issues 3 and 4), ratios measured in this run'];
+  const tl = ['', `== targets (${issuesText(shown)}), ratios measured in this run`];
   const tw = Math.max(0, ...shown.map((t) => t.text.length));
   for (const t of shown) {
-    tl.push(`${t.status.padEnd(7)} ${t.text.padEnd(tw)}  ${t.value == null ? '   -' : fmt(t.value, 2).padStart(6)}  (${need(t)})${t.status === 'n/a' ? `  ${t.reason}` : ''}`);
+    tl.push(`${t.status.padEnd(7)} ${t.text.padEnd(tw)}  ${t.value == null ? '   -' : fmt(t.value, 2).padStart(6)}  (${need(t)})${t.status === 'n/a' ? `  ${t.reason}` : missedBy(t) ? `  ${missedBy(t)}` : ''}`);
   }
   if (shown.length) out(tl.join('\n'));
 
