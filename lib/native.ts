@@ -56,10 +56,24 @@ export interface NativeChildWatch {
   unref(): void;
 }
 
+/** The event numbers the addon reports, read from it (native/addon.cc), never typed in again. */
+export interface NativeConstants {
+  /** libuv poll events, for poll() and cancelPoll(). */
+  POLLIN: number;
+  POLLOUT: number;
+  /** What a serve-thread wait (arm()) ended with. */
+  EV_READY: number;
+  EV_TIMEOUT: number;
+  EV_WOKEN: number;
+  EV_ERROR: number;
+}
+
 export interface NativeAddon {
   Listener: new (family: number, type: number) => NativeListener;
+  /** The class of take()'s connections: made by the addon, not from JavaScript. */
+  Connection: { prototype: NativeConnection };
   ChildWatch: new (pid: number, onExit: () => void) => NativeChildWatch;
-  constants: Record<string, number>;
+  constants: NativeConstants & Record<string, number>;
   makeSystemError(errno: number, syscall: string): Error;
   forkRequest(keepFds: number[], watchdogSeconds: number | null): number;
   exitChild(status: number): never;
