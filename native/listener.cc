@@ -16,6 +16,7 @@
 #include "connection.h"
 #include "errors.h"
 #include "fork.h"
+#include "test_faults.h"
 
 namespace socketserver {
 
@@ -185,6 +186,7 @@ size_t Listener::Fill(size_t limit) {
     try {
       Pending p;
       p.err = ENOMEM;
+      CheckForkQuiet("Listener::mu_");
       std::lock_guard<std::mutex> lock(mu_);
       queue_.push_back(std::move(p));
       return 1;
@@ -266,6 +268,7 @@ size_t Listener::FillOrThrow(size_t limit) {
   }
   size_t count = got.size();
   if (count > 0) {
+    CheckForkQuiet("Listener::mu_");
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& p : got) queue_.push_back(std::move(p));
   }
@@ -524,11 +527,14 @@ Napi::Value Listener::Wake(const Napi::CallbackInfo& info) {
 }
 
 void Listener::ThreadMain() {
+  MarkNativeThread();
   const pid_t pid = getpid();
-  std::shared_lock<std::shared_mutex> quiet(ForkLock(), std::defer_lock);
+  ForkQuiet quiet;
+  CheckForkQuiet("Listener::mu_");
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [this] { return armed_ || closing_; });
+    CheckForkQuiet("Listener::mu_");  // the wait took it back
     if (closing_) break;
     int64_t timeout_ms = arm_timeout_ms_;
     lock.unlock();
@@ -536,17 +542,22 @@ void Listener::ThreadMain() {
     // Returns holding `quiet`: no fork() happens while this thread touches
     // the queue or the ThreadSafeFunction's locks.
     int kind = WaitAndFill(timeout_ms, &err, quiet);
+    CheckForkQuiet("Listener::mu_");
     lock.lock();
     armed_ = false;
     lock.unlock();
-    napi_status st = napi_call_threadsafe_function(tsfn_, new Event{kind, err, pid}, napi_tsfn_blocking);
+    Event* ev = new Event{kind, err, pid};
+    napi_status st = TestFaultOn(TestFault::kServeTsfnCall)
+                         ? napi_closing
+                         : napi_call_threadsafe_function(tsfn_, ev, napi_tsfn_blocking);
     quiet.unlock();
+    CheckForkQuiet("Listener::mu_");
     lock.lock();
     if (st != napi_ok) break;  // napi_closing: the environment is going away
   }
 }
 
-int Listener::WaitAndFill(int64_t timeout_ms, int* err, std::shared_lock<std::shared_mutex>& quiet) {
+int Listener::WaitAndFill(int64_t timeout_ms, int* err, ForkQuiet& quiet) {
   const int64_t deadline = timeout_ms >= 0 ? NowMs() + timeout_ms : -1;
   for (;;) {
     int64_t remaining = -1;

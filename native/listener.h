@@ -22,6 +22,7 @@
 
 #include "address.h"
 #include "fd.h"
+#include "fork.h"
 #include "socket.h"
 
 namespace socketserver {
@@ -74,7 +75,7 @@ class Listener : public Napi::ObjectWrap<Listener> {
 
   // Serve thread.
   void ThreadMain();
-  int WaitAndFill(int64_t timeout_ms, int* err, std::shared_lock<std::shared_mutex>& quiet);
+  int WaitAndFill(int64_t timeout_ms, int* err, ForkQuiet& quiet);
   // Takes up to `limit` requests from the kernel into the queue, without
   // blocking. Returns how many were queued (an error counts as one).
   size_t Fill(size_t limit);
