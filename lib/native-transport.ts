@@ -5,6 +5,7 @@
  * (readyNow), so the thread hop is paid only when the server was idle.
  * Connection I/O is tried directly and waits on libuv's loop only on EAGAIN.
  */
+import { isSystemError } from './errors.js';
 import { loadAddon, type NativeAddon, type NativeConnection, type NativeListener } from './native.js';
 import type { Address, ListenerHandle, ProcessControl, SockOptValue, StreamHandle, Transport } from './transport.js';
 
@@ -259,8 +260,11 @@ const nativeProcesses: ProcessControl = {
     try {
       return new (loadAddon().ChildWatch)(pid, onExit);
     } catch (error) {
-      // No pidfd (Linux < 5.3): the caller polls with reap() instead.
-      if ((error as { code?: string }).code === 'ENOSYS') return null;
+      // The child runs already, so a watch that cannot be made must not
+      // fail the request: no pidfd (ENOSYS, Linux < 5.3), no descriptor
+      // left (EMFILE), or the loop refused the watch. The caller then polls
+      // with reap() instead.
+      if (isSystemError(error)) return null;
       throw error;
     }
   },

@@ -421,6 +421,9 @@ class ChildWatch : public Napi::ObjectWrap<ChildWatch> {
   }
 
   // new ChildWatch(pid, callback): callback() once the child can be reaped.
+  // Throws a system error when the child cannot be watched (no pidfd, no
+  // loop, the loop refused the watch): a watch that did not start must not
+  // look alive, or nobody would ever reap the child. The caller polls then.
   explicit ChildWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ChildWatch>(info) {
     Napi::Env env = info.Env();
     pid_t pid = info[0].As<Napi::Number>().Int32Value();
@@ -430,7 +433,8 @@ class ChildWatch : public Napi::ObjectWrap<ChildWatch> {
     uv_loop_t* loop = nullptr;
     napi_status loop_status = TestFaultOn(TestFault::kChildWatchLoop) ? napi_generic_failure
                                                                         : napi_get_uv_event_loop(env, &loop);
-    (void)loop_status;  // not checked yet (issue 12, item 4)
+    // N-API gives a status, not an errno: EINVAL stands for "no loop to watch on".
+    if (loop_status != napi_ok || loop == nullptr) ThrowSystemError(env, EINVAL, "napi_get_uv_event_loop");
     handle_ = NewPollHandle();
     int rc = uv_poll_init(loop, handle_, fd_.Get());
     if (rc != 0) {
@@ -439,12 +443,14 @@ class ChildWatch : public Napi::ObjectWrap<ChildWatch> {
       ThrowSystemError(env, -rc, "uv_poll_init");
     }
     handle_->data = this;
+    rc = TestFaultOn(TestFault::kChildWatchPollStart) ? UV_ENOMEM : uv_poll_start(handle_, UV_READABLE, OnReady);
+    if (rc != 0) {
+      CloseNow();  // the initialised handle is closed, not freed under libuv
+      ThrowSystemError(env, -rc, "uv_poll_start");
+    }
     env_ = env;
     callback_ = Napi::Persistent(info[1].As<Napi::Function>());
     self_ = Napi::Persistent(info.This().As<Napi::Object>());  // alive until it fires or closes
-    int start_rc = TestFaultOn(TestFault::kChildWatchPollStart) ? UV_ENOMEM
-                                                                 : uv_poll_start(handle_, UV_READABLE, OnReady);
-    (void)start_rc;  // not checked yet (issue 12, item 4)
   }
 
   ~ChildWatch() override {
