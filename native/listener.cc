@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -20,28 +21,42 @@
 
 namespace socketserver {
 
+struct Event {
+  int kind = 0;
+  int err = 0;
+  pid_t pid = 0;  // the process that queued it: a forked child drops the parent's
+};
+
 // Lives as long as the ThreadSafeFunction (freed by its finaliser), so that
-// events still queued when the Listener is gone are delivered safely.
+// an event still queued when the Listener is gone is delivered safely.
 // The callback of the current arm() is held here, strongly only while the
 // thread is armed, so an idle server is collectable.
+//
+// One event per arm(): the serve thread reports once and is armed again
+// only after that report reached JS (arm() refuses while `in_flight`). So
+// the event needs no allocation, nothing of it can leak when a call fails,
+// and the function's queue holds at most one item: its bound, 1, never
+// makes the thread's blocking call wait (which it would do holding the
+// fork lock).
 struct TsfnContext {
   napi_threadsafe_function tsfn = nullptr;
   napi_ref callback = nullptr;
-};
-
-struct Event {
-  int kind;
-  int err;
-  pid_t pid;  // the process that queued it: a forked child drops the parent's
+  // Set by the serve thread before its call; cleared by CallJs() once the
+  // event is read, or by the thread when the call failed.
+  std::atomic<bool> in_flight{false};
+  Event event;  // written by the serve thread only while in_flight is false
 };
 
 namespace {
 
-void CallJs(napi_env env, napi_value, void* context, void* data) {
-  std::unique_ptr<Event> ev(static_cast<Event*>(data));
-  if (env == nullptr) return;  // environment tearing down
-  if (ev->pid != getpid()) return;  // queued before a fork(), in the parent
+void CallJs(napi_env env, napi_value, void* context, void*) {
+  // The function is torn down: Node calls this for what is still queued
+  // after the finaliser has freed the context. Touch nothing.
+  if (env == nullptr) return;
   auto* ctx = static_cast<TsfnContext*>(context);
+  const Event ev = ctx->event;
+  ctx->in_flight.store(false);
+  if (ev.pid != getpid()) return;  // queued before a fork(), in the parent
   // The loop is kept alive only while the serve thread is armed.
   napi_unref_threadsafe_function(env, ctx->tsfn);
   if (ctx->callback == nullptr) return;
@@ -51,8 +66,8 @@ void CallJs(napi_env env, napi_value, void* context, void* data) {
   ctx->callback = nullptr;
   if (js_cb == nullptr) return;
   napi_value argv[2], undefined;
-  napi_create_int32(env, ev->kind, &argv[0]);
-  napi_create_int32(env, ev->err, &argv[1]);
+  napi_create_int32(env, ev.kind, &argv[0]);
+  napi_create_int32(env, ev.err, &argv[1]);
   napi_get_undefined(env, &undefined);
   napi_call_function(env, undefined, js_cb, 2, argv, nullptr);
 }
@@ -448,7 +463,8 @@ void Listener::StartThread(Napi::Env env) {
   auto* ctx = new TsfnContext;
   napi_value name = Napi::String::New(env, "socketserver.serve");
   napi_status st = napi_create_threadsafe_function(
-      env, nullptr, nullptr, name, 0, 1, ctx, FinalizeTsfn, ctx, CallJs, &tsfn_);
+      env, nullptr, nullptr, name, /* max_queue_size */ 1, /* initial_thread_count */ 1, ctx,
+      FinalizeTsfn, ctx, CallJs, &tsfn_);
   if (st != napi_ok) {
     delete ctx;
     wake_fd_.Reset();
@@ -498,7 +514,8 @@ Napi::Value Listener::Arm(const Napi::CallbackInfo& info) {
   StartThread(env);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (armed_) {
+    // Also while its last event is on the way to JS: one event per arm().
+    if (armed_ || ctx_->in_flight.load()) {
       Napi::Error e = Napi::Error::New(env, "the serve thread is already waiting");
       e.Value().Set("code", "ERR_SOCKETSERVER_BUSY");
       throw e;
@@ -545,11 +562,13 @@ void Listener::ThreadMain() {
     CheckForkQuiet("Listener::mu_");
     lock.lock();
     armed_ = false;
+    ctx_->event = Event{kind, err, pid};
+    ctx_->in_flight.store(true);
     lock.unlock();
-    Event* ev = new Event{kind, err, pid};
     napi_status st = TestFaultOn(TestFault::kServeTsfnCall)
                          ? napi_closing
-                         : napi_call_threadsafe_function(tsfn_, ev, napi_tsfn_blocking);
+                         : napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_blocking);
+    if (st != napi_ok) ctx_->in_flight.store(false);  // nothing was queued
     quiet.unlock();
     CheckForkQuiet("Listener::mu_");
     lock.lock();
