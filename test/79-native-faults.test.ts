@@ -181,4 +181,110 @@ describe('native faults: failures injected into the addon (SOCKETSERVER_TEST_FAU
     expect(r.status, `stderr: ${r.err}`).to.deep.equal([0, null]);
     expect(r.out).to.equal('done 50\n');
   });
+
+  // Item 6. A readiness callback that throws something that is not an
+  // Error: the throw is reported (process 'uncaughtException', with the
+  // value thrown), and the waiters after it are still called.
+  const PRELUDE = `
+    const a = require(${ADDON});
+    const net = require('node:net');
+    const { AF_INET, SOCK_STREAM, POLLIN, POLLOUT } = a.constants;
+    const show = (v) => v instanceof Error ? 'Error ' + v.message : typeof v + ' ' + String(v);
+    const reported = [];
+    process.on('uncaughtException', (e) => reported.push(show(e)));
+    const l = new a.Listener(AF_INET, SOCK_STREAM);
+    l.bind(['127.0.0.1', 0]);
+    l.listen(8);
+    setTimeout(() => { console.log('timeout', JSON.stringify({ reported })); process.exit(2); }, 5000).unref();
+  `;
+
+  it('readiness callbacks that throw non-Errors in one loop turn: each throw is reported, every waiter is called', async () => {
+    const script = `${PRELUDE}
+      const values = ['a string', 42, undefined];
+      const clients = [];
+      let connected = 0;
+      for (let i = 0; i < 3; i++) {
+        const c = net.connect(l.getSockName()[1], '127.0.0.1', () => { if (++connected === 3) accepted(); });
+        c.on('error', () => {});
+        clients.push(c);
+      }
+      const conns = [];
+      function accepted() {
+        for (let i = 0; i < 3; i++) conns.push(l.take()[0]);
+        let written = 0;
+        for (const c of clients) c.write('x', () => { if (++written === 3) ready(); });
+      }
+      // The data is there before the waits start: the three fire in one
+      // loop turn, and are called one after the other.
+      const called = [];
+      function ready() {
+        conns.forEach((conn, i) => conn.poll(POLLIN, () => { called.push(i); throw values[i]; }));
+        const check = () => {
+          if (called.length < 3 || reported.length < 3) return setImmediate(check);
+          console.log(JSON.stringify({ called: called.sort(), reported: reported.sort() }));
+          for (const c of conns) c.close();
+          for (const c of clients) c.destroy();
+          l.close();
+        };
+        setImmediate(check);
+      }
+    `;
+    const r = await runNode(script, '');
+    expect(r.status, `stdout: ${r.out} stderr: ${r.err}`).to.deep.equal([0, null]);
+    expect(JSON.parse(r.out)).to.deep.equal({
+      called: [0, 1, 2],
+      reported: ['number 42', 'string a string', 'undefined undefined'],
+    });
+  });
+
+  it('close() wakes read and write waiters that throw non-Errors: both are called, both throws are reported', async () => {
+    const script = `${PRELUDE}
+      const woken = [];
+      l.poll(POLLIN, () => { woken.push('read'); throw 'from read'; });
+      l.poll(POLLOUT, () => { woken.push('write'); throw null; });
+      l.close();
+      console.log(JSON.stringify({ woken, reported }));
+    `;
+    const r = await runNode(script, '');
+    expect(r.status, `stdout: ${r.out} stderr: ${r.err}`).to.deep.equal([0, null]);
+    expect(JSON.parse(r.out)).to.deep.equal({ woken: ['read', 'write'], reported: ['string from read', 'object null'] });
+  });
+
+  // The other side of item 6: what a terminating environment leaves pending
+  // (worker.terminate() during a callback) is the termination, not a throw
+  // to report; the worker ends, and the process carries on.
+  it('worker.terminate() while a readiness callback runs: nothing is reported, the process carries on', async () => {
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const worker = new Worker(\`
+        const { parentPort } = require('node:worker_threads');
+        const a = require(${ADDON});
+        const net = require('node:net');
+        const { AF_INET, SOCK_STREAM, POLLOUT } = a.constants;
+        process.on('uncaughtException', (e) => parentPort.postMessage('reported ' + String(e)));
+        const l = new a.Listener(AF_INET, SOCK_STREAM);
+        l.bind(['127.0.0.1', 0]);
+        l.listen(8);
+        const c = net.connect(l.getSockName()[1], '127.0.0.1', () => {
+          const conns = [l.take()[0]];
+          const c2 = net.connect(l.getSockName()[1], '127.0.0.1', () => {
+            conns.push(l.take()[0]);
+            // Both writable in the next turn: the first callback never returns.
+            for (const conn of conns) conn.poll(POLLOUT, () => { parentPort.postMessage('spinning'); for (;;); });
+          });
+        });
+      \`, { eval: true });
+      const seen = [];
+      worker.on('error', (e) => seen.push('error ' + String(e)));
+      worker.on('message', (m) => {
+        seen.push(m);
+        if (m === 'spinning') worker.terminate().then((code) => {
+          setImmediate(() => console.log(JSON.stringify({ code, seen })));
+        });
+      });
+    `;
+    const r = await runNode(script, '');
+    expect(r.status, `stdout: ${r.out} stderr: ${r.err}`).to.deep.equal([0, null]);
+    expect(JSON.parse(r.out)).to.deep.equal({ code: 1, seen: ['spinning'] });
+  });
 });
