@@ -212,7 +212,9 @@ size_t Listener::Fill(size_t limit) {
 }
 
 size_t Listener::FillOrThrow(size_t limit) {
+  CheckForkQuiet("Listener::fill_mu_");
   std::lock_guard<std::mutex> fill(fill_mu_);
+  if (limit == kBatchLimit) limit = batch_limit_;  // configure() writes it under fill_mu_
   int fd = fd_.Get();
   if (fd < 0) return 0;
   std::deque<Pending> got;
@@ -323,7 +325,7 @@ Napi::Value Listener::ReadyNow(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!queue_.empty()) return Napi::Boolean::New(info.Env(), true);
   }
-  return Napi::Boolean::New(info.Env(), Fill(batch_limit_) > 0);
+  return Napi::Boolean::New(info.Env(), Fill(kBatchLimit) > 0);
 }
 
 // take() -> [Connection, address] (stream) | [Buffer, address, truncated]
@@ -527,53 +529,100 @@ Napi::Value Listener::Arm(const Napi::CallbackInfo& info) {
   if (ctx_->callback != nullptr) napi_delete_reference(env, ctx_->callback);
   napi_create_reference(env, info[1], 1, &ctx_->callback);
   napi_ref_threadsafe_function(env, tsfn_);
-  cv_.notify_one();
+  Ring();
   return env.Undefined();
 }
 
 Napi::Value Listener::Wake(const Napi::CallbackInfo& info) {
   if (wake_fd_.Valid()) {
-    uint64_t one = 1;
-    ssize_t n;
-    do {
-      n = ::write(wake_fd_.Get(), &one, sizeof one);
-    } while (n < 0 && errno == EINTR);
-    // EAGAIN means the counter is already non-zero: the wake is pending.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      wake_pending_ = true;  // also before arm(): the next armed wait ends at once
+    }
+    Ring();
   }
   return info.Env().Undefined();
 }
 
+void Listener::Ring() {
+  uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = ::write(wake_fd_.Get(), &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+  // EAGAIN means the counter is already non-zero: the thread will look.
+}
+
+void Listener::DrainWake() {
+  uint64_t count;
+  ssize_t r;
+  do {
+    r = ::read(wake_fd_.Get(), &count, sizeof count);
+  } while (r < 0 && errno == EINTR);
+  // EAGAIN: already drained. The orders are in the fields, not the count.
+}
+
+// The serve thread. It takes mu_ (and Fill()'s fill_mu_) only while it holds
+// the fork lock (`quiet`), as fork.h asks, so that a child made by fork()
+// never inherits them held. That is why it does not sleep on a condition
+// variable over mu_, whose wait takes mu_ back by itself: it sleeps in poll()
+// on the wake eventfd, holding nothing, and once awake reads its orders
+// (armed_, closing_, wake_pending_) under both locks.
 void Listener::ThreadMain() {
   MarkNativeThread();
   const pid_t pid = getpid();
   ForkQuiet quiet;
-  CheckForkQuiet("Listener::mu_");
-  std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    cv_.wait(lock, [this] { return armed_ || closing_; });
-    CheckForkQuiet("Listener::mu_");  // the wait took it back
-    if (closing_) break;
-    int64_t timeout_ms = arm_timeout_ms_;
-    lock.unlock();
+    int64_t timeout_ms = -1;
+    bool woken = false;
+    quiet.lock();
+    Orders orders = TakeOrders(&timeout_ms, &woken);
+    if (orders == kStop) break;
+    if (orders == kIdle) {
+      quiet.unlock();
+      WaitIdle();
+      continue;
+    }
     int err = 0;
-    // Returns holding `quiet`: no fork() happens while this thread touches
-    // the queue or the ThreadSafeFunction's locks.
-    int kind = WaitAndFill(timeout_ms, &err, quiet);
-    CheckForkQuiet("Listener::mu_");
-    lock.lock();
-    armed_ = false;
-    ctx_->event = Event{kind, err, pid};
-    ctx_->in_flight.store(true);
-    lock.unlock();
+    int kind = kWoken;  // wake() came before this arm()
+    if (!woken) {
+      quiet.unlock();
+      // Returns holding `quiet`: no fork() happens while this thread touches
+      // the queue or the ThreadSafeFunction's locks.
+      kind = WaitAndFill(timeout_ms, &err, quiet);
+    }
+    {
+      CheckForkQuiet("Listener::mu_");
+      std::lock_guard<std::mutex> lock(mu_);
+      armed_ = false;
+      ctx_->event = Event{kind, err, pid};
+      ctx_->in_flight.store(true);
+    }
     napi_status st = TestFaultOn(TestFault::kServeTsfnCall)
                          ? napi_closing
                          : napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_blocking);
     if (st != napi_ok) ctx_->in_flight.store(false);  // nothing was queued
     quiet.unlock();
-    CheckForkQuiet("Listener::mu_");
-    lock.lock();
     if (st != napi_ok) break;  // napi_closing: the environment is going away
   }
+}
+
+Listener::Orders Listener::TakeOrders(int64_t* timeout_ms, bool* woken) {
+  CheckForkQuiet("Listener::mu_");
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closing_) return kStop;
+  if (!armed_) return kIdle;
+  *timeout_ms = arm_timeout_ms_;
+  *woken = wake_pending_;
+  wake_pending_ = false;
+  return kServe;
+}
+
+void Listener::WaitIdle() {
+  pollfd pfd = {wake_fd_.Get(), POLLIN, 0};
+  // poll() on one descriptor fails only for want of memory (or EINTR); the
+  // caller then looks at its orders again.
+  if (::poll(&pfd, 1, -1) > 0) DrainWake();
 }
 
 int Listener::WaitAndFill(int64_t timeout_ms, int* err, ForkQuiet& quiet) {
@@ -593,19 +642,25 @@ int Listener::WaitAndFill(int64_t timeout_ms, int* err, ForkQuiet& quiet) {
       return kError;
     }
     if (fds[1].revents != 0) {
-      uint64_t count;
-      ssize_t r;
-      do {
-        r = ::read(wake_fd_.Get(), &count, sizeof count);
-      } while (r < 0 && errno == EINTR);
-      return kWoken;
+      DrainWake();
+      bool stop;
+      {
+        CheckForkQuiet("Listener::mu_");
+        std::lock_guard<std::mutex> lock(mu_);
+        stop = closing_ || wake_pending_;
+        wake_pending_ = false;
+      }
+      if (stop) return kWoken;
+      // The ring of the arm() that armed this wait: wait on.
+      quiet.unlock();
+      continue;
     }
     if (n == 0) {
       if (deadline >= 0 && NowMs() >= deadline) return kTimeout;
       quiet.unlock();
       continue;
     }
-    if (Fill(batch_limit_) > 0) return kReady;
+    if (Fill(kBatchLimit) > 0) return kReady;
     // Readiness without a request (another process took it): wait on.
     quiet.unlock();
   }
@@ -622,12 +677,7 @@ void Listener::StopThread() {
     std::lock_guard<std::mutex> lock(mu_);
     closing_ = true;
   }
-  cv_.notify_one();
-  uint64_t one = 1;
-  ssize_t n;
-  do {
-    n = ::write(wake_fd_.Get(), &one, sizeof one);
-  } while (n < 0 && errno == EINTR);
+  Ring();
   thread_.join();
 }
 

@@ -287,4 +287,64 @@ describe('native faults: failures injected into the addon (SOCKETSERVER_TEST_FAU
     expect(r.status, `stdout: ${r.out} stderr: ${r.err}`).to.deep.equal([0, null]);
     expect(JSON.parse(r.out)).to.deep.equal({ code: 1, seen: ['spinning'] });
   });
+
+  // Item 7. The serve thread takes its mutex only under the fork lock, so a
+  // child made by fork() never inherits it held. check_fork_lock makes the
+  // addon report (on stderr) a native thread taking it without.
+  // The serve thread sleeps in poll() on its wake eventfd, and what arm(),
+  // wake() and close() want is in fields read under its lock: a wake()
+  // while it is idle still ends the next armed wait at once, and only that one.
+  it('wake() while the serve thread is idle: the next armed wait reports WOKEN at once, the one after times out', async () => {
+    const a = nativeAddon();
+    const { EV_TIMEOUT, EV_WOKEN } = a.constants;
+    const l = new a.Listener(a.constants.AF_INET, a.constants.SOCK_STREAM);
+    const arm = (timeout: number | null): Promise<number> =>
+      withTimeout(new Promise<number>((resolve) => l.arm(timeout, (kind: number) => resolve(kind))), 5000, `arm(${timeout})`);
+    try {
+      l.bind([HOST, 0]);
+      l.listen(1);
+      expect(await arm(0)).to.equal(EV_TIMEOUT);  // the thread exists, idle
+      l.wake();
+      l.wake();
+      expect(await arm(null)).to.equal(EV_WOKEN);
+      expect(await arm(0)).to.equal(EV_TIMEOUT);
+      const woken = arm(null);
+      l.wake();
+      expect(await woken).to.equal(EV_WOKEN);
+    } finally {
+      l.close();
+    }
+  });
+
+  it('check_fork_lock: the serve thread keeps the fork-lock rule through timeouts, a request and a wake', async () => {
+    const script = `
+      const a = require(${ADDON});
+      const net = require('node:net');
+      const { AF_INET, SOCK_STREAM, EV_READY, EV_TIMEOUT, EV_WOKEN } = a.constants;
+      const l = new a.Listener(AF_INET, SOCK_STREAM);
+      l.bind(['127.0.0.1', 0]);
+      l.listen(8);
+      const arm = (t) => new Promise((resolve) => l.arm(t, (kind) => resolve(kind)));
+      setTimeout(() => { console.log('timeout'); process.exit(2); }, 5000).unref();
+      (async () => {
+        const kinds = [];
+        for (let i = 0; i < 20; i++) kinds.push(await arm(0));
+        const c = net.connect(l.getSockName()[1], '127.0.0.1');
+        c.on('error', () => {});
+        kinds.push(await arm(5));
+        l.take()[0].close();
+        const woken = arm(5);
+        l.wake();
+        kinds.push(await woken);
+        c.destroy();
+        l.close();
+        const expected = [...Array(20).fill(EV_TIMEOUT), EV_READY, EV_WOKEN];
+        console.log(JSON.stringify(kinds) === JSON.stringify(expected) ? 'done' : 'kinds ' + JSON.stringify(kinds));
+      })();
+    `;
+    const r = await runNode(script, 'check_fork_lock');
+    expect(r.status, `stderr: ${r.err}`).to.deep.equal([0, null]);
+    expect(r.out).to.equal('done\n');
+    expect(r.err).to.not.match(/check_fork_lock/);
+  });
 });
