@@ -231,6 +231,10 @@ export function ForkingMixIn<B extends ServerClass>(Base: B): ForkingServerClass
     activeChildren: Set<number> | null = null;
     #watches = new Map<number, { close(): void; ref(): void; unref(): void } | null>();
     #exitWaiters: Array<() => void> = [];
+    /** Polls the children that have no watch (null in #watches) while someone waits for an exit. */
+    #pollTimer: NodeJS.Timeout | null = null;
+    /** serverClose() without blockOnClose: waiting for children must not keep the process alive. */
+    #unrefWaits = false;
 
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     constructor(...args: any[]) {
@@ -246,9 +250,24 @@ export function ForkingMixIn<B extends ServerClass>(Base: B): ForkingServerClass
       if (this.activeChildren === null || this.activeChildren.size === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {
         this.#exitWaiters.push(resolve);
-        // Without pidfds, nothing wakes us: poll our own pids.
-        if ([...this.#watches.values()].includes(null)) setTimeout(() => this.#reapAll(), 20).unref();
+        this.#pollUnwatched();
       });
+    }
+
+    /**
+     * A child without a watch (no pidfd, or the watch could not be started)
+     * wakes nobody when it exits: poll our own pids every 20 ms for as long
+     * as someone waits and such a child runs. The timer keeps the process
+     * alive as a watch does (unless serverClose() said not to wait).
+     */
+    #pollUnwatched(): void {
+      if (this.#pollTimer !== null || this.#exitWaiters.length === 0 || ![...this.#watches.values()].includes(null)) return;
+      this.#pollTimer = setTimeout(() => {
+        this.#pollTimer = null;
+        this.#reapAll();
+        this.#pollUnwatched();
+      }, 20);
+      if (this.#unrefWaits) this.#pollTimer.unref();
     }
 
     /** Reaps `pid` if it has exited; true when it is gone. */
@@ -344,7 +363,11 @@ export function ForkingMixIn<B extends ServerClass>(Base: B): ForkingServerClass
     /** Closes the socket, then reaps the children (waiting for them with blockOnClose). */
     override async serverClose(): Promise<void> {
       await super.serverClose();
-      if (!this.blockOnClose) for (const watch of this.#watches.values()) watch?.unref();
+      if (!this.blockOnClose) {
+        this.#unrefWaits = true;
+        this.#pollTimer?.unref();
+        for (const watch of this.#watches.values()) watch?.unref();
+      }
       await this.collectChildren({ blocking: this.blockOnClose });
     }
   }

@@ -6,6 +6,7 @@
  */
 import { constants } from './constants.js';
 import { NativeDatagramHandle } from './datagram.js';
+import { isSystemError } from './errors.js';
 import { NativeListenerHandle } from './listener.js';
 import { loadAddon } from './native.js';
 import type { ListenerHandle, ProcessControl, Transport } from './transport.js';
@@ -18,8 +19,11 @@ const nativeProcesses: ProcessControl = {
     try {
       return new (loadAddon().ChildWatch)(pid, onExit);
     } catch (error) {
-      // No pidfd (Linux < 5.3): the caller polls with reap() instead.
-      if ((error as { code?: string }).code === 'ENOSYS') return null;
+      // The child runs already, so a watch that cannot be made must not
+      // fail the request: no pidfd (ENOSYS, Linux < 5.3), no descriptor
+      // left (EMFILE), or the loop refused the watch. The caller then polls
+      // with reap() instead.
+      if (isSystemError(error)) return null;
       throw error;
     }
   },

@@ -87,7 +87,7 @@ export interface ProcessControl {
   exitChild(status: number): never;
   /** Reaps one child of ours: its status, or null while it runs. Never waits for other pids. */
   reap(pid: number, blocking: boolean): ChildStatus | null;
-  /** Calls `onExit` once the child can be reaped; null where the platform cannot watch a pid. */
+  /** Calls `onExit` once the child can be reaped; null where the pid cannot be watched (the caller polls with reap()). */
   watchExit(pid: number, onExit: () => void): { close(): void; ref(): void; unref(): void } | null;
   /** The real pid of this process (process.pid is cached). */
   getpid(): number;

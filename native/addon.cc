@@ -12,10 +12,12 @@
 #include "errors.h"
 #include "fork.h"
 #include "listener.h"
+#include "test_faults.h"
 
 namespace socketserver {
 
 Addon::Addon(Napi::Env env, Napi::Object exports) : dispatcher(new Dispatcher(env)) {
+  LoadTestFaults(env);  // test-only switches (test_faults.h); throws on an unknown name
   Napi::Function connection = Connection::Init(env);
   Napi::Function listener = Listener::Init(env);
   connection_ctor = Napi::Persistent(connection);

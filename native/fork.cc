@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <uv.h>
 #include <v8.h>
@@ -18,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -30,12 +32,85 @@
 #include "fd.h"
 #include "procmaps.h"
 #include "socket.h"
+#include "test_faults.h"
 
 namespace socketserver {
 
 std::shared_mutex& ForkLock() {
   static std::shared_mutex lock;
   return lock;
+}
+
+namespace {
+
+// The check_fork_lock bookkeeping: per thread, 0 for a thread that is not a
+// native thread of ours, else 1 + its ForkQuiet holds. In POSIX
+// thread-specific data, not C++ thread_local: the addon is dlopen()ed, so
+// its thread_local variables live in dynamic TLS, and LeakSanitizer's scan
+// of that at exit crashed its tracer (gcc 12) while serve threads ran.
+// Kept only while the switch is on, so that nothing is done otherwise.
+struct QuietLedger {
+  bool on = false;
+  pthread_key_t key{};
+};
+
+std::atomic<bool> g_fork_rule_reported{false};
+
+void ReportForkRule(const std::string& what) {
+  if (g_fork_rule_reported.exchange(true)) return;
+  std::fprintf(stderr, "socketserver: check_fork_lock: %s\n", what.c_str());
+  std::fflush(stderr);
+}
+
+const QuietLedger& Ledger() {
+  static const QuietLedger ledger = [] {
+    QuietLedger l;
+    if (!TestFaultOn(TestFault::kCheckForkLock)) return l;
+    l.on = ::pthread_key_create(&l.key, nullptr) == 0;
+    if (!l.on) ReportForkRule("cannot keep track of the holds (pthread_key_create)");
+    return l;
+  }();
+  return ledger;
+}
+
+uintptr_t Entry(const QuietLedger& l) { return reinterpret_cast<uintptr_t>(::pthread_getspecific(l.key)); }
+
+void SetEntry(const QuietLedger& l, uintptr_t v) {
+  if (::pthread_setspecific(l.key, reinterpret_cast<void*>(v)) != 0)
+    ReportForkRule("cannot keep track of the holds (pthread_setspecific)");
+}
+
+// One hold more (+1) or less (-1) for a native thread; nothing for others.
+void CountHold(int delta) {
+  const QuietLedger& l = Ledger();
+  if (!l.on) return;
+  uintptr_t v = Entry(l);
+  if (v != 0) SetEntry(l, delta > 0 ? v + 1 : v - 1);
+}
+
+}  // namespace
+
+void ForkQuiet::lock() {
+  ForkLock().lock_shared();
+  owns_ = true;
+  CountHold(+1);
+}
+
+void ForkQuiet::unlock() {
+  CountHold(-1);
+  owns_ = false;
+  ForkLock().unlock_shared();
+}
+
+void MarkNativeThread() {
+  const QuietLedger& l = Ledger();
+  if (l.on) SetEntry(l, 1);
+}
+
+void CheckForkQuiet(const char* what) {
+  const QuietLedger& l = Ledger();
+  if (!l.on || Entry(l) != 1) return;  // not a native thread, or it holds the lock
+  ReportForkRule(std::string("a native thread took ") + what + " without the fork lock");
 }
 
 namespace {
@@ -346,6 +421,9 @@ class ChildWatch : public Napi::ObjectWrap<ChildWatch> {
   }
 
   // new ChildWatch(pid, callback): callback() once the child can be reaped.
+  // Throws a system error when the child cannot be watched (no pidfd, no
+  // loop, the loop refused the watch): a watch that did not start must not
+  // look alive, or nobody would ever reap the child. The caller polls then.
   explicit ChildWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ChildWatch>(info) {
     Napi::Env env = info.Env();
     pid_t pid = info[0].As<Napi::Number>().Int32Value();
@@ -353,7 +431,10 @@ class ChildWatch : public Napi::ObjectWrap<ChildWatch> {
     if (fd < 0) ThrowSystemError(env, errno, "pidfd_open");
     fd_.Reset(fd);
     uv_loop_t* loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
+    napi_status loop_status = TestFaultOn(TestFault::kChildWatchLoop) ? napi_generic_failure
+                                                                        : napi_get_uv_event_loop(env, &loop);
+    // N-API gives a status, not an errno: EINVAL stands for "no loop to watch on".
+    if (loop_status != napi_ok || loop == nullptr) ThrowSystemError(env, EINVAL, "napi_get_uv_event_loop");
     handle_ = NewPollHandle();
     int rc = uv_poll_init(loop, handle_, fd_.Get());
     if (rc != 0) {
@@ -362,10 +443,14 @@ class ChildWatch : public Napi::ObjectWrap<ChildWatch> {
       ThrowSystemError(env, -rc, "uv_poll_init");
     }
     handle_->data = this;
+    rc = TestFaultOn(TestFault::kChildWatchPollStart) ? UV_ENOMEM : uv_poll_start(handle_, UV_READABLE, OnReady);
+    if (rc != 0) {
+      CloseNow();  // the initialised handle is closed, not freed under libuv
+      ThrowSystemError(env, -rc, "uv_poll_start");
+    }
     env_ = env;
     callback_ = Napi::Persistent(info[1].As<Napi::Function>());
     self_ = Napi::Persistent(info.This().As<Napi::Object>());  // alive until it fires or closes
-    uv_poll_start(handle_, UV_READABLE, OnReady);
   }
 
   ~ChildWatch() override {

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -16,31 +17,46 @@
 #include "connection.h"
 #include "errors.h"
 #include "fork.h"
+#include "test_faults.h"
 
 namespace socketserver {
 
+struct Event {
+  int kind = 0;
+  int err = 0;
+  pid_t pid = 0;  // the process that queued it: a forked child drops the parent's
+};
+
 // Lives as long as the ThreadSafeFunction (freed by its finaliser), so that
-// events still queued when the Listener is gone are delivered safely.
+// an event still queued when the Listener is gone is delivered safely.
 // The callback of the current arm() is held here, strongly only while the
 // thread is armed, so an idle server is collectable.
+//
+// One event per arm(): the serve thread reports once and is armed again
+// only after that report reached JS (arm() refuses while `in_flight`). So
+// the event needs no allocation, nothing of it can leak when a call fails,
+// and the function's queue holds at most one item: its bound, 1, never
+// makes the thread's blocking call wait (which it would do holding the
+// fork lock).
 struct TsfnContext {
   napi_threadsafe_function tsfn = nullptr;
   napi_ref callback = nullptr;
-};
-
-struct Event {
-  int kind;
-  int err;
-  pid_t pid;  // the process that queued it: a forked child drops the parent's
+  // Set by the serve thread before its call; cleared by CallJs() once the
+  // event is read, or by the thread when the call failed.
+  std::atomic<bool> in_flight{false};
+  Event event;  // written by the serve thread only while in_flight is false
 };
 
 namespace {
 
-void CallJs(napi_env env, napi_value, void* context, void* data) {
-  std::unique_ptr<Event> ev(static_cast<Event*>(data));
-  if (env == nullptr) return;  // environment tearing down
-  if (ev->pid != getpid()) return;  // queued before a fork(), in the parent
+void CallJs(napi_env env, napi_value, void* context, void*) {
+  // The function is torn down: Node calls this for what is still queued
+  // after the finaliser has freed the context. Touch nothing.
+  if (env == nullptr) return;
   auto* ctx = static_cast<TsfnContext*>(context);
+  const Event ev = ctx->event;
+  ctx->in_flight.store(false);
+  if (ev.pid != getpid()) return;  // queued before a fork(), in the parent
   // The loop is kept alive only while the serve thread is armed.
   napi_unref_threadsafe_function(env, ctx->tsfn);
   if (ctx->callback == nullptr) return;
@@ -50,8 +66,8 @@ void CallJs(napi_env env, napi_value, void* context, void* data) {
   ctx->callback = nullptr;
   if (js_cb == nullptr) return;
   napi_value argv[2], undefined;
-  napi_create_int32(env, ev->kind, &argv[0]);
-  napi_create_int32(env, ev->err, &argv[1]);
+  napi_create_int32(env, ev.kind, &argv[0]);
+  napi_create_int32(env, ev.err, &argv[1]);
   napi_get_undefined(env, &undefined);
   napi_call_function(env, undefined, js_cb, 2, argv, nullptr);
 }
@@ -185,6 +201,7 @@ size_t Listener::Fill(size_t limit) {
     try {
       Pending p;
       p.err = ENOMEM;
+      CheckForkQuiet("Listener::mu_");
       std::lock_guard<std::mutex> lock(mu_);
       queue_.push_back(std::move(p));
       return 1;
@@ -195,7 +212,9 @@ size_t Listener::Fill(size_t limit) {
 }
 
 size_t Listener::FillOrThrow(size_t limit) {
+  CheckForkQuiet("Listener::fill_mu_");
   std::lock_guard<std::mutex> fill(fill_mu_);
+  if (limit == kBatchLimit) limit = batch_limit_;  // configure() writes it under fill_mu_
   int fd = fd_.Get();
   if (fd < 0) return 0;
   std::deque<Pending> got;
@@ -266,6 +285,7 @@ size_t Listener::FillOrThrow(size_t limit) {
   }
   size_t count = got.size();
   if (count > 0) {
+    CheckForkQuiet("Listener::mu_");
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& p : got) queue_.push_back(std::move(p));
   }
@@ -305,7 +325,7 @@ Napi::Value Listener::ReadyNow(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!queue_.empty()) return Napi::Boolean::New(info.Env(), true);
   }
-  return Napi::Boolean::New(info.Env(), Fill(batch_limit_) > 0);
+  return Napi::Boolean::New(info.Env(), Fill(kBatchLimit) > 0);
 }
 
 // take() -> [Connection, address] (stream) | [Buffer, address, truncated]
@@ -445,7 +465,8 @@ void Listener::StartThread(Napi::Env env) {
   auto* ctx = new TsfnContext;
   napi_value name = Napi::String::New(env, "socketserver.serve");
   napi_status st = napi_create_threadsafe_function(
-      env, nullptr, nullptr, name, 0, 1, ctx, FinalizeTsfn, ctx, CallJs, &tsfn_);
+      env, nullptr, nullptr, name, /* max_queue_size */ 1, /* initial_thread_count */ 1, ctx,
+      FinalizeTsfn, ctx, CallJs, &tsfn_);
   if (st != napi_ok) {
     delete ctx;
     wake_fd_.Reset();
@@ -495,7 +516,8 @@ Napi::Value Listener::Arm(const Napi::CallbackInfo& info) {
   StartThread(env);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (armed_) {
+    // Also while its last event is on the way to JS: one event per arm().
+    if (armed_ || ctx_->in_flight.load()) {
       Napi::Error e = Napi::Error::New(env, "the serve thread is already waiting");
       e.Value().Set("code", "ERR_SOCKETSERVER_BUSY");
       throw e;
@@ -507,46 +529,103 @@ Napi::Value Listener::Arm(const Napi::CallbackInfo& info) {
   if (ctx_->callback != nullptr) napi_delete_reference(env, ctx_->callback);
   napi_create_reference(env, info[1], 1, &ctx_->callback);
   napi_ref_threadsafe_function(env, tsfn_);
-  cv_.notify_one();
+  Ring();
   return env.Undefined();
 }
 
 Napi::Value Listener::Wake(const Napi::CallbackInfo& info) {
   if (wake_fd_.Valid()) {
-    uint64_t one = 1;
-    ssize_t n;
-    do {
-      n = ::write(wake_fd_.Get(), &one, sizeof one);
-    } while (n < 0 && errno == EINTR);
-    // EAGAIN means the counter is already non-zero: the wake is pending.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      wake_pending_ = true;  // also before arm(): the next armed wait ends at once
+    }
+    Ring();
   }
   return info.Env().Undefined();
 }
 
+void Listener::Ring() {
+  uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = ::write(wake_fd_.Get(), &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+  // EAGAIN means the counter is already non-zero: the thread will look.
+}
+
+void Listener::DrainWake() {
+  uint64_t count;
+  ssize_t r;
+  do {
+    r = ::read(wake_fd_.Get(), &count, sizeof count);
+  } while (r < 0 && errno == EINTR);
+  // EAGAIN: already drained. The orders are in the fields, not the count.
+}
+
+// The serve thread. It takes mu_ (and Fill()'s fill_mu_) only while it holds
+// the fork lock (`quiet`), as fork.h asks, so that a child made by fork()
+// never inherits them held. That is why it does not sleep on a condition
+// variable over mu_, whose wait takes mu_ back by itself: it sleeps in poll()
+// on the wake eventfd, holding nothing, and once awake reads its orders
+// (armed_, closing_, wake_pending_) under both locks.
 void Listener::ThreadMain() {
+  MarkNativeThread();
   const pid_t pid = getpid();
-  std::shared_lock<std::shared_mutex> quiet(ForkLock(), std::defer_lock);
-  std::unique_lock<std::mutex> lock(mu_);
+  ForkQuiet quiet;
   for (;;) {
-    cv_.wait(lock, [this] { return armed_ || closing_; });
-    if (closing_) break;
-    int64_t timeout_ms = arm_timeout_ms_;
-    lock.unlock();
+    int64_t timeout_ms = -1;
+    bool woken = false;
+    quiet.lock();
+    Orders orders = TakeOrders(&timeout_ms, &woken);
+    if (orders == kStop) break;
+    if (orders == kIdle) {
+      quiet.unlock();
+      WaitIdle();
+      continue;
+    }
     int err = 0;
-    // Returns holding `quiet`: no fork() happens while this thread touches
-    // the queue or the ThreadSafeFunction's locks.
-    int kind = WaitAndFill(timeout_ms, &err, quiet);
-    lock.lock();
-    armed_ = false;
-    lock.unlock();
-    napi_status st = napi_call_threadsafe_function(tsfn_, new Event{kind, err, pid}, napi_tsfn_blocking);
+    int kind = kWoken;  // wake() came before this arm()
+    if (!woken) {
+      quiet.unlock();
+      // Returns holding `quiet`: no fork() happens while this thread touches
+      // the queue or the ThreadSafeFunction's locks.
+      kind = WaitAndFill(timeout_ms, &err, quiet);
+    }
+    {
+      CheckForkQuiet("Listener::mu_");
+      std::lock_guard<std::mutex> lock(mu_);
+      armed_ = false;
+      ctx_->event = Event{kind, err, pid};
+      ctx_->in_flight.store(true);
+    }
+    napi_status st = TestFaultOn(TestFault::kServeTsfnCall)
+                         ? napi_closing
+                         : napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_blocking);
+    if (st != napi_ok) ctx_->in_flight.store(false);  // nothing was queued
     quiet.unlock();
-    lock.lock();
     if (st != napi_ok) break;  // napi_closing: the environment is going away
   }
 }
 
-int Listener::WaitAndFill(int64_t timeout_ms, int* err, std::shared_lock<std::shared_mutex>& quiet) {
+Listener::Orders Listener::TakeOrders(int64_t* timeout_ms, bool* woken) {
+  CheckForkQuiet("Listener::mu_");
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closing_) return kStop;
+  if (!armed_) return kIdle;
+  *timeout_ms = arm_timeout_ms_;
+  *woken = wake_pending_;
+  wake_pending_ = false;
+  return kServe;
+}
+
+void Listener::WaitIdle() {
+  pollfd pfd = {wake_fd_.Get(), POLLIN, 0};
+  // poll() on one descriptor fails only for want of memory (or EINTR); the
+  // caller then looks at its orders again.
+  if (::poll(&pfd, 1, -1) > 0) DrainWake();
+}
+
+int Listener::WaitAndFill(int64_t timeout_ms, int* err, ForkQuiet& quiet) {
   const int64_t deadline = timeout_ms >= 0 ? NowMs() + timeout_ms : -1;
   for (;;) {
     int64_t remaining = -1;
@@ -563,19 +642,25 @@ int Listener::WaitAndFill(int64_t timeout_ms, int* err, std::shared_lock<std::sh
       return kError;
     }
     if (fds[1].revents != 0) {
-      uint64_t count;
-      ssize_t r;
-      do {
-        r = ::read(wake_fd_.Get(), &count, sizeof count);
-      } while (r < 0 && errno == EINTR);
-      return kWoken;
+      DrainWake();
+      bool stop;
+      {
+        CheckForkQuiet("Listener::mu_");
+        std::lock_guard<std::mutex> lock(mu_);
+        stop = closing_ || wake_pending_;
+        wake_pending_ = false;
+      }
+      if (stop) return kWoken;
+      // The ring of the arm() that armed this wait: wait on.
+      quiet.unlock();
+      continue;
     }
     if (n == 0) {
       if (deadline >= 0 && NowMs() >= deadline) return kTimeout;
       quiet.unlock();
       continue;
     }
-    if (Fill(batch_limit_) > 0) return kReady;
+    if (Fill(kBatchLimit) > 0) return kReady;
     // Readiness without a request (another process took it): wait on.
     quiet.unlock();
   }
@@ -592,12 +677,7 @@ void Listener::StopThread() {
     std::lock_guard<std::mutex> lock(mu_);
     closing_ = true;
   }
-  cv_.notify_one();
-  uint64_t one = 1;
-  ssize_t n;
-  do {
-    n = ::write(wake_fd_.Get(), &one, sizeof one);
-  } while (n < 0 && errno == EINTR);
+  Ring();
   thread_.join();
 }
 

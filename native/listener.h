@@ -13,7 +13,6 @@
 #include <napi.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <shared_mutex>
@@ -22,6 +21,7 @@
 
 #include "address.h"
 #include "fd.h"
+#include "fork.h"
 #include "socket.h"
 
 namespace socketserver {
@@ -73,10 +73,23 @@ class Listener : public Napi::ObjectWrap<Listener> {
   static void CleanupHook(void* arg);
 
   // Serve thread.
+  enum Orders { kIdle, kServe, kStop };
   void ThreadMain();
-  int WaitAndFill(int64_t timeout_ms, int* err, std::shared_lock<std::shared_mutex>& quiet);
+  // Under mu_ (the caller holds the fork lock): what to do next; for kServe,
+  // the arm's timeout, and whether a wake() came before it (consumed).
+  Orders TakeOrders(int64_t* timeout_ms, bool* woken);
+  // Sleeps until the wake eventfd rings, holding no lock.
+  void WaitIdle();
+  int WaitAndFill(int64_t timeout_ms, int* err, ForkQuiet& quiet);
+  // The wake eventfd: the doorbell of arm(), wake() and close(); what they
+  // want is in armed_ / wake_pending_ / closing_.
+  void Ring();
+  void DrainWake();
+
   // Takes up to `limit` requests from the kernel into the queue, without
-  // blocking. Returns how many were queued (an error counts as one).
+  // blocking; kBatchLimit: up to the configured batch limit. Returns how
+  // many were queued (an error counts as one).
+  static constexpr size_t kBatchLimit = 0;
   size_t Fill(size_t limit);
   size_t FillOrThrow(size_t limit);
 
@@ -100,17 +113,18 @@ class Listener : public Napi::ObjectWrap<Listener> {
   // address instead of parsing the string again). Main thread only.
   SockAddr last_from_;
 
-  size_t batch_limit_ = 1;
-  size_t packet_size_ = 8192;
-
-  std::mutex fill_mu_;                // one Fill() at a time
-  std::vector<uint8_t> pool_;         // recvmmsg buffers, under fill_mu_
+  // The serve thread takes fill_mu_ and mu_ only while it holds the fork
+  // lock (fork.h); the main thread, which is the one that forks, needs not.
+  std::mutex fill_mu_;                // one Fill() at a time; guards:
+  std::vector<uint8_t> pool_;         //   recvmmsg buffers
+  size_t batch_limit_ = 1;            //   configure()
+  size_t packet_size_ = 8192;         //   configure()
 
   std::mutex mu_;                     // guards the fields below
-  std::condition_variable cv_;
   std::deque<Pending> queue_;
   bool armed_ = false;
   bool closing_ = false;
+  bool wake_pending_ = false;         // wake() since the last armed wait ended
   int64_t arm_timeout_ms_ = -1;
 
   std::thread thread_;

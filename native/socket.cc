@@ -105,20 +105,35 @@ uv_poll_t* NewPollHandle() {
   return static_cast<uv_poll_t*>(p);
 }
 
-void CallFromLoop(napi_env env, napi_value recv, napi_value fn, size_t argc, const napi_value* argv) {
+namespace {
+// Whether the environment can still run JavaScript: false once it is torn
+// down (worker.terminate(), process.exit() in a worker). N-API has no query
+// for it, but refuses a call that may run JavaScript then (a coercion), as
+// Node itself checks before it reports a callback's exception.
+bool CanRunJs(napi_env env) {
+  napi_value value, result;
+  return napi_get_boolean(env, true, &value) == napi_ok && napi_coerce_to_bool(env, value, &result) == napi_ok;
+}
+}  // namespace
+
+bool ReportThrown(napi_env env) {
+  napi_value thrown;
+  if (napi_get_and_clear_last_exception(env, &thrown) != napi_ok) return false;
+  // Terminating: what is pending is the termination itself; say nothing.
+  if (!CanRunJs(env)) return false;
+  // Whatever was thrown (an Error or not) reaches the process as an
+  // uncaught exception, as what Node's own callbacks throw does.
+  napi_fatal_exception(env, thrown);
+  // With no handler, that ended the environment.
+  return CanRunJs(env);
+}
+
+bool CallFromLoop(napi_env env, napi_value recv, napi_value fn, size_t argc, const napi_value* argv) {
   if (recv == nullptr) napi_get_undefined(env, &recv);
   napi_value result;
-  if (napi_make_callback(env, nullptr, recv, fn, argc, argv, &result) == napi_pending_exception) {
-    // A terminating environment (worker.terminate()) is the one case our
-    // callbacks meet: clear it and stop; anything else reaches the process
-    // as an uncaught exception, as Node's own callbacks' errors do.
-    napi_value error;
-    if (napi_get_and_clear_last_exception(env, &error) == napi_ok) {
-      bool is_error = false;
-      napi_is_error(env, error, &is_error);
-      if (is_error) napi_fatal_exception(env, error);
-    }
-  }
+  if (napi_make_callback(env, nullptr, recv, fn, argc, argv, &result) == napi_pending_exception)
+    return ReportThrown(env);
+  return true;
 }
 
 
@@ -239,8 +254,9 @@ void PollWatch::Fire(PollWatch* self, int fired, int status, int events) {
   napi_value argv[2];
   napi_create_int32(env, status, &argv[0]);
   napi_create_int32(env, events, &argv[1]);
-  if (read_cb != nullptr) CallFromLoop(env, owner, read_cb, 2, argv);
-  if (write_cb != nullptr) CallFromLoop(env, owner, write_cb, 2, argv);
+  bool alive = true;
+  if (read_cb != nullptr) alive = CallFromLoop(env, owner, read_cb, 2, argv);
+  if (write_cb != nullptr && alive) CallFromLoop(env, owner, write_cb, 2, argv);
   napi_close_handle_scope(env, scope);
 }
 
@@ -389,19 +405,10 @@ void Dispatcher::RunQueued() {
     napi_value result;
     for (napi_value cb : {read_cb, write_cb}) {
       if (cb == nullptr || !ok) continue;
-      if (napi_call_function(env, owner, cb, 2, argv, &result) == napi_pending_exception) {
-        // As CallFromLoop: a terminating environment stops here; another
-        // error reaches the process as an uncaught exception.
-        napi_value error;
-        if (napi_get_and_clear_last_exception(env, &error) == napi_ok) {
-          bool is_error = false;
-          napi_is_error(env, error, &is_error);
-          if (is_error) napi_fatal_exception(env, error);
-          else ok = false;
-        } else {
-          ok = false;
-        }
-      }
+      // A throw is reported and the next waiters are still called; only
+      // an environment that can no longer run JavaScript stops here.
+      if (napi_call_function(env, owner, cb, 2, argv, &result) == napi_pending_exception)
+        ok = ReportThrown(env);
     }
     napi_close_handle_scope(env, inner);
   }

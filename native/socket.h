@@ -53,8 +53,17 @@ uv_poll_t* NewPollHandle();
 
 // Calls a JS function from a libuv callback with raw N-API: no C++
 // exception and no node-addon-api error wrapping, which aborts the process
-// when the environment is terminating (worker.terminate()).
-void CallFromLoop(napi_env env, napi_value recv, napi_value fn, size_t argc, const napi_value* argv);
+// when the environment is terminating (worker.terminate()). What it throws
+// is reported by ReportThrown(). Returns false when the environment can no
+// longer run JavaScript: the caller calls nothing more.
+bool CallFromLoop(napi_env env, napi_value recv, napi_value fn, size_t argc, const napi_value* argv);
+
+// After a call into JavaScript returned napi_pending_exception: reports
+// what was thrown, an Error or any other value, as an uncaught exception
+// (process 'uncaughtException'), as Node does for its own callbacks; says
+// nothing while the environment is terminating. Returns whether the
+// environment can still run JavaScript.
+bool ReportThrown(napi_env env);
 
 // Readiness waits on libuv's main loop for one descriptor: one waiter for
 // readability and one for writability, independent of each other. Start()
