@@ -22,4 +22,12 @@ if (missing.length > 0) {
   console.error(`check-prebuilds: ${dir} has no addon for ${missing.join(', ')}; run \`npm run prebuilds\` before packing.`);
   process.exit(1);
 }
+// A binary older than a source it is built from would ship old code.
+const sources = ['binding.gyp', ...fs.readdirSync(path.join(root, 'native')).filter((f) => /\.(cc|h|json)$/.test(f)).map((f) => path.join('native', f))];
+const newestSource = Math.max(...sources.map((f) => fs.statSync(path.join(root, f)).mtimeMs));
+const stale = have.filter((f) => fs.statSync(path.join(dir, f)).mtimeMs < newestSource);
+if (stale.length > 0) {
+  console.error(`check-prebuilds: ${stale.join(', ')} older than native/ (changed since): run \`npm run prebuilds\` before packing.`);
+  process.exit(1);
+}
 console.log(`check-prebuilds: ${have.join(', ')}`);
