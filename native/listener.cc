@@ -107,7 +107,6 @@ Napi::Function Listener::Init(Napi::Env env) {
           InstanceMethod<&Listener::Poll>("poll"),
           InstanceMethod<&Listener::CancelPoll>("cancelPoll"),
           InstanceMethod<&Listener::Close>("close"),
-          InstanceMethod<&Listener::Shed>("shed"),
       });
 }
 
@@ -308,14 +307,7 @@ size_t Listener::ShedPending() {
   // Take the reserve back; if even that fails (another thread took the
   // descriptor), the next EMFILE is reported instead of shed.
   reserve_fd_.Reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  shed_ += shed;
   return shed;
-}
-
-// shed() -> how many connections were accepted and closed for want of
-// descriptors (EMFILE/ENFILE) since the socket was made.
-Napi::Value Listener::Shed(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(shed_.load()));
 }
 
 // readyNow() -> true when a request is queued, taking one from the kernel

@@ -65,7 +65,6 @@ class Listener : public Napi::ObjectWrap<Listener> {
   Napi::Value Poll(const Napi::CallbackInfo& info);
   Napi::Value CancelPoll(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
-  Napi::Value Shed(const Napi::CallbackInfo& info);
 
   void StartThread(Napi::Env env);
   void StopThread();
@@ -105,7 +104,6 @@ class Listener : public Napi::ObjectWrap<Listener> {
   // does: without one, a server out of descriptors cannot accept to refuse,
   // and poll() keeps reporting the same pending connection (a spin).
   UniqueFd reserve_fd_;
-  std::atomic<uint64_t> shed_{0};
   PollWatch watch_;  // writability, for sendTo() on EAGAIN
 
   // The sender of the last datagram takeDatagram() described by its host
