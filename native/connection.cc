@@ -63,7 +63,7 @@ Napi::Value Connection::Fileno(const Napi::CallbackInfo& info) {
 // recv(n) -> Buffer (empty at EOF) | null when the kernel would block.
 Napi::Value Connection::Recv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
+  RequireOpen(env, fd_.Get(), "recv");
   if (!info[0].IsNumber())
     ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "bufsize must be a number");
   int64_t want = info[0].As<Napi::Number>().Int64Value();
@@ -94,7 +94,7 @@ Napi::Value Connection::Recv(const Napi::CallbackInfo& info) {
 // do, instead of a new ArrayBuffer (a malloc) per read.
 Napi::Value Connection::RecvInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
+  RequireOpen(env, fd_.Get(), "recv");
   if (!info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber())
     ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "recvInto(target: Uint8Array, offset: number, length: number)");
   auto target = info[0].As<Napi::Uint8Array>();
@@ -127,7 +127,7 @@ Napi::Value Connection::Send(const Napi::CallbackInfo& info) {
 // poll(events, callback): callback(status, events) once the socket is ready.
 Napi::Value Connection::Poll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
+  RequireOpen(env, fd_.Get(), "uv_poll_start");
   watch_.Start(env, fd_.Get(), info[0].As<Napi::Number>().Int32Value(), Value(),
                info[1].As<Napi::Function>());
   return env.Undefined();
@@ -141,7 +141,7 @@ Napi::Value Connection::CancelPoll(const Napi::CallbackInfo& info) {
 
 Napi::Value Connection::Shutdown(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
+  RequireOpen(env, fd_.Get(), "shutdown");
   if (::shutdown(fd_.Get(), info[0].As<Napi::Number>().Int32Value()) != 0)
     ThrowSystemError(env, errno, "shutdown");
   return env.Undefined();

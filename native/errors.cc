@@ -1,6 +1,9 @@
 #include "errors.h"
 
+#include <netdb.h>
 #include <uv.h>
+
+#include <cerrno>
 
 #include <string>
 
@@ -43,21 +46,38 @@ Napi::Error SystemError(Napi::Env env, int err, const char* syscall,
 }
 
 namespace {
-Napi::Object WithCode(Napi::Object error, const char* code) {
-  error.Set("code", Napi::String::New(error.Env(), code));
+template <typename E>
+E WithCode(E error, const char* code) {
+  error.Value().Set("code", Napi::String::New(error.Env(), code));
   return error;
 }
 }  // namespace
 
+Napi::Error CodedError(Napi::Env env, const char* code, const std::string& message) {
+  return WithCode(Napi::Error::New(env, message), code);
+}
+
+void ThrowError(Napi::Env env, const char* code, const std::string& message) {
+  throw CodedError(env, code, message);
+}
+
 void ThrowTypeError(Napi::Env env, const char* code, const std::string& message) {
-  Napi::TypeError e = Napi::TypeError::New(env, message);
-  WithCode(e.Value(), code);
-  throw e;
+  throw WithCode(Napi::TypeError::New(env, message), code);
 }
 
 void ThrowRangeError(Napi::Env env, const char* code, const std::string& message) {
-  Napi::RangeError e = Napi::RangeError::New(env, message);
-  WithCode(e.Value(), code);
+  throw WithCode(Napi::RangeError::New(env, message), code);
+}
+
+void ThrowNapiFailure(Napi::Env env, const char* call) {
+  ThrowSystemError(env, EINVAL, call);
+}
+
+void ThrowGetAddrInfoError(Napi::Env env, const std::string& host, int gai_rc) {
+  Napi::Error e = CodedError(env, "ENOTFOUND",
+                             "getaddrinfo ENOTFOUND " + host + ": " + gai_strerror(gai_rc));
+  e.Value().Set("syscall", "getaddrinfo");
+  e.Value().Set("hostname", host);
   throw e;
 }
 

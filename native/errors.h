@@ -5,6 +5,8 @@
 
 #include <napi.h>
 
+#include <string>
+
 namespace socketserver {
 
 struct SockAddr;
@@ -18,10 +20,31 @@ Napi::Error SystemError(Napi::Env env, int err, const char* syscall,
   throw SystemError(env, err, syscall, addr);
 }
 
+// Every other error the addon throws with a `code` is made here too, so
+// that no code is set by hand elsewhere.
+//
+// An Error (class Error) with `code`: a state the call cannot work in
+// (ERR_SOCKETSERVER_BUSY, ERR_SOCKETSERVER_UNSUPPORTED).
+Napi::Error CodedError(Napi::Env env, const char* code, const std::string& message);
+[[noreturn]] void ThrowError(Napi::Env env, const char* code, const std::string& message);
+
 // Argument errors, thrown before any descriptor is touched.
 [[noreturn]] void ThrowTypeError(Napi::Env env, const char* code,
                                  const std::string& message);
 [[noreturn]] void ThrowRangeError(Napi::Env env, const char* code,
                                   const std::string& message);
+
+// An N-API call that failed (it gives a status, not an errno): a system
+// error EINVAL whose `syscall` names the call, e.g. napi_get_uv_event_loop
+// when there is no loop to watch on.
+[[noreturn]] void ThrowNapiFailure(Napi::Env env, const char* call);
+
+// A host name that did not resolve: code ENOTFOUND, syscall getaddrinfo,
+// `hostname`, as Node's dns errors; `gai_rc` is getaddrinfo()'s result.
+[[noreturn]] void ThrowGetAddrInfoError(Napi::Env env, const std::string& host, int gai_rc);
+
+// The codes of our own errors (Node's own codes are written out).
+inline constexpr const char kErrBusy[] = "ERR_SOCKETSERVER_BUSY";
+inline constexpr const char kErrUnsupported[] = "ERR_SOCKETSERVER_UNSUPPORTED";
 
 }  // namespace socketserver

@@ -287,9 +287,7 @@ struct ForkTimes {
 Napi::Value ForkRequest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (syscall(SYS_gettid) != getpid()) {
-    Napi::Error e = Napi::Error::New(env, "fork() is only supported on the main thread");
-    e.Value().Set("code", "ERR_SOCKETSERVER_UNSUPPORTED");
-    throw e;
+    ThrowError(env, kErrUnsupported, "fork() is only supported on the main thread");
   }
   std::set<int> keep;
   if (info[0].IsArray()) {
@@ -303,15 +301,13 @@ Napi::Value ForkRequest(const Napi::CallbackInfo& info) {
   }
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
-    throw Napi::Error::New(env, "no event loop");
+    ThrowNapiFailure(env, "napi_get_uv_event_loop");
 
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   node::Environment* node_env = node::GetCurrentEnvironment(isolate->GetCurrentContext());
   node::MultiIsolatePlatform* platform = node_env ? node::GetMultiIsolatePlatform(node_env) : nullptr;
   if (platform == nullptr) {
-    Napi::Error e = Napi::Error::New(env, "no Node platform to quiesce before fork()");
-    e.Value().Set("code", "ERR_SOCKETSERVER_UNSUPPORTED");
-    throw e;
+    ThrowError(env, kErrUnsupported, "no Node platform to quiesce before fork()");
   }
 
   // Step 1, strict: never fork with a worker unparked; retry instead.
@@ -361,9 +357,7 @@ Napi::Value ForkRequest(const Napi::CallbackInfo& info) {
 Napi::Value ExitChild(const Napi::CallbackInfo& info) {
   int status = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
   if (!g_in_child.load()) {
-    Napi::Error e = Napi::Error::New(info.Env(), "exitChild() outside a forked child");
-    e.Value().Set("code", "ERR_SOCKETSERVER_UNSUPPORTED");
-    throw e;
+    ThrowError(info.Env(), kErrUnsupported, "exitChild() outside a forked child");
   }
   fflush(nullptr);
   _exit(status);
@@ -433,8 +427,7 @@ class ChildWatch : public Napi::ObjectWrap<ChildWatch> {
     uv_loop_t* loop = nullptr;
     napi_status loop_status = TestFaultOn(TestFault::kChildWatchLoop) ? napi_generic_failure
                                                                         : napi_get_uv_event_loop(env, &loop);
-    // N-API gives a status, not an errno: EINVAL stands for "no loop to watch on".
-    if (loop_status != napi_ok || loop == nullptr) ThrowSystemError(env, EINVAL, "napi_get_uv_event_loop");
+    if (loop_status != napi_ok || loop == nullptr) ThrowNapiFailure(env, "napi_get_uv_event_loop");
     handle_ = NewPollHandle();
     int rc = uv_poll_init(loop, handle_, fd_.Get());
     if (rc != 0) {

@@ -145,7 +145,7 @@ Napi::Value Listener::Fileno(const Napi::CallbackInfo& info) {
 
 Napi::Value Listener::Bind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
+  RequireOpen(env, fd_.Get(), "bind");
   SockAddr addr = ParseAddress(env, info[0], family_);
   if (::bind(fd_.Get(), addr.Ptr(), addr.len) != 0)
     ThrowSystemError(env, errno, "bind", &addr);
@@ -154,7 +154,7 @@ Napi::Value Listener::Bind(const Napi::CallbackInfo& info) {
 
 Napi::Value Listener::Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
+  RequireOpen(env, fd_.Get(), "listen");
   int backlog = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 5;
   if (::listen(fd_.Get(), std::max(backlog, 0)) != 0) ThrowSystemError(env, errno, "listen");
   return env.Undefined();
@@ -324,7 +324,7 @@ Napi::Value Listener::ReadyNow(const Napi::CallbackInfo& info) {
 // (datagram); throws the system error the kernel gave, or EAGAIN when there
 // is nothing to take.
 Pending Listener::PopPending(Napi::Env env) {
-  RequireOpen(env, fd_.Get());
+  RequireOpen(env, fd_.Get(), type_ == SOCK_STREAM ? "accept" : "recvfrom");
   Pending p;
   bool have = false;
   for (int attempt = 0; attempt < 2 && !have; attempt++) {
@@ -462,7 +462,7 @@ void Listener::StartThread(Napi::Env env) {
   if (st != napi_ok) {
     delete ctx;
     wake_fd_.Reset();
-    throw Napi::Error::New(env, "could not create the serve thread's ThreadSafeFunction");
+    ThrowNapiFailure(env, "napi_create_threadsafe_function");
   }
   ctx->tsfn = tsfn_;
   ctx_ = ctx;
@@ -495,7 +495,7 @@ void Listener::CleanupHook(void* arg) {
 // and reports one event: callback(kind, errno).
 Napi::Value Listener::Arm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
+  RequireOpen(env, fd_.Get(), "poll");
   if (!info[1].IsFunction())
     ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "arm(timeout, callback)");
   int64_t timeout_ms = -1;
@@ -510,9 +510,7 @@ Napi::Value Listener::Arm(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(mu_);
     // Also while its last event is on the way to JS: one event per arm().
     if (armed_ || ctx_->in_flight.load()) {
-      Napi::Error e = Napi::Error::New(env, "the serve thread is already waiting");
-      e.Value().Set("code", "ERR_SOCKETSERVER_BUSY");
-      throw e;
+      ThrowError(env, kErrBusy, "the serve thread is already waiting");
     }
     armed_ = true;
     arm_timeout_ms_ = timeout_ms;
@@ -709,7 +707,7 @@ Napi::Value Listener::SendTo(const Napi::CallbackInfo& info) {
 
 Napi::Value Listener::Poll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
+  RequireOpen(env, fd_.Get(), "uv_poll_start");
   watch_.Start(env, fd_.Get(), info[0].As<Napi::Number>().Int32Value(), Value(),
                info[1].As<Napi::Function>());
   return env.Undefined();

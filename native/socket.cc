@@ -19,13 +19,8 @@ UniqueFd CreateSocket(Napi::Env env, int family, int type) {
   return UniqueFd(fd);
 }
 
-void RequireOpen(Napi::Env env, int fd) {
-  if (fd < 0) {
-    Napi::Error e = Napi::Error::New(env, "the socket is closed");
-    e.Value().Set("code", "EBADF");
-    e.Value().Set("errno", -EBADF);
-    throw e;
-  }
+void RequireOpen(Napi::Env env, int fd, const char* syscall) {
+  if (fd < 0) ThrowSystemError(env, EBADF, syscall);
 }
 
 namespace {
@@ -38,7 +33,7 @@ int IntArg(Napi::Env env, Napi::Value v, const char* what) {
 
 void SetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value name,
                 Napi::Value value) {
-  RequireOpen(env, fd);
+  RequireOpen(env, fd, "setsockopt");
   int lvl = IntArg(env, level, "level");
   int opt = IntArg(env, name, "option name");
   int rc;
@@ -57,7 +52,7 @@ void SetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value name,
 }
 
 Napi::Value GetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value name) {
-  RequireOpen(env, fd);
+  RequireOpen(env, fd, "getsockopt");
   int v = 0;
   socklen_t len = sizeof v;
   if (::getsockopt(fd, IntArg(env, level, "level"), IntArg(env, name, "option name"),
@@ -67,7 +62,7 @@ Napi::Value GetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value nam
 }
 
 SockAddr GetSockName(Napi::Env env, int fd) {
-  RequireOpen(env, fd);
+  RequireOpen(env, fd, "getsockname");
   SockAddr a;
   a.len = sizeof a.storage;
   if (::getsockname(fd, a.Ptr(), &a.len) != 0) ThrowSystemError(env, errno, "getsockname");
@@ -75,7 +70,7 @@ SockAddr GetSockName(Napi::Env env, int fd) {
 }
 
 SockAddr GetPeerName(Napi::Env env, int fd) {
-  RequireOpen(env, fd);
+  RequireOpen(env, fd, "getpeername");
   SockAddr a;
   a.len = sizeof a.storage;
   if (::getpeername(fd, a.Ptr(), &a.len) != 0) ThrowSystemError(env, errno, "getpeername");
@@ -84,7 +79,7 @@ SockAddr GetPeerName(Napi::Env env, int fd) {
 
 ssize_t SendNonBlocking(Napi::Env env, int fd, const uint8_t* data, size_t len,
                         const SockAddr* to) {
-  RequireOpen(env, fd);
+  RequireOpen(env, fd, to ? "sendto" : "send");
   for (;;) {
     ssize_t n = to ? ::sendto(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, to->Ptr(), to->len)
                    : ::send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -165,14 +160,12 @@ void PollWatch::Start(Napi::Env env, int fd, int events, Napi::Object owner,
   if (events != UV_READABLE && events != UV_WRITABLE)
     ThrowRangeError(env, "ERR_OUT_OF_RANGE", "poll events must be POLLIN or POLLOUT");
   if (waiting_ & events) {
-    Napi::Error e = Napi::Error::New(env, "a wait in that direction is already pending on this socket");
-    e.Value().Set("code", "ERR_SOCKETSERVER_BUSY");
-    throw e;
+    ThrowError(env, kErrBusy, "a wait in that direction is already pending on this socket");
   }
   if (handle_ == nullptr) {
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
-      throw Napi::Error::New(env, "no event loop");
+      ThrowNapiFailure(env, "napi_get_uv_event_loop");
     uv_poll_t* h = NewPollHandle();
     int rc = uv_poll_init_socket(loop, h, fd);
     if (rc != 0) {

@@ -22,8 +22,9 @@ Napi::Value GetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value nam
 SockAddr GetSockName(Napi::Env env, int fd);
 SockAddr GetPeerName(Napi::Env env, int fd);
 
-// Throws TypeError unless `fd` is a live descriptor (the socket was closed).
-void RequireOpen(Napi::Env env, int fd);
+// Throws the system error EBADF of `syscall` unless `fd` is a live
+// descriptor (the socket was closed).
+void RequireOpen(Napi::Env env, int fd, const char* syscall);
 
 // Sends from JS-owned bytes without blocking. Returns bytes sent, or -1 when
 // the kernel would block. Never raises SIGPIPE. Throws a system error.
