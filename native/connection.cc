@@ -63,10 +63,8 @@ Napi::Value Connection::Fileno(const Napi::CallbackInfo& info) {
 // recv(n) -> Buffer (empty at EOF) | null when the kernel would block.
 Napi::Value Connection::Recv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  int64_t want = RequireInt64(info, 0, "bufsize");
   RequireOpen(env, fd_.Get(), "recv");
-  if (!info[0].IsNumber())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "bufsize must be a number");
-  int64_t want = info[0].As<Napi::Number>().Int64Value();
   if (want < 0) ThrowRangeError(env, "ERR_OUT_OF_RANGE", "bufsize must be >= 0");
   size_t n = static_cast<size_t>(want);
   // recv() lands in the environment's scratch buffer first, so that a
@@ -94,12 +92,10 @@ Napi::Value Connection::Recv(const Napi::CallbackInfo& info) {
 // do, instead of a new ArrayBuffer (a malloc) per read.
 Napi::Value Connection::RecvInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  Napi::Uint8Array target = RequireUint8Array(info, 0, "target");
+  int64_t offset = RequireInt64(info, 1, "offset");
+  int64_t length = RequireInt64(info, 2, "length");
   RequireOpen(env, fd_.Get(), "recv");
-  if (!info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "recvInto(target: Uint8Array, offset: number, length: number)");
-  auto target = info[0].As<Napi::Uint8Array>();
-  int64_t offset = info[1].As<Napi::Number>().Int64Value();
-  int64_t length = info[2].As<Napi::Number>().Int64Value();
   if (offset < 0 || length < 0 || static_cast<uint64_t>(offset) + static_cast<uint64_t>(length) > target.ByteLength())
     ThrowRangeError(env, "ERR_OUT_OF_RANGE", "recvInto: offset/length outside the target");
   for (;;) {
@@ -114,10 +110,8 @@ Napi::Value Connection::RecvInto(const Napi::CallbackInfo& info) {
 // send(buffer, offset?) -> bytes sent | null when the kernel would block.
 Napi::Value Connection::Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsBuffer() && !info[0].IsTypedArray())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "data must be a Buffer");
-  auto buf = info[0].As<Napi::Uint8Array>();
-  size_t offset = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+  Napi::Uint8Array buf = RequireUint8Array(info, 0, "data");
+  size_t offset = IsMissing(info, 1) ? 0 : static_cast<uint32_t>(RequireInt64(info, 1, "offset"));
   if (offset > buf.ByteLength()) offset = buf.ByteLength();
   ssize_t n = SendNonBlocking(env, fd_.Get(), buf.Data() + offset,
                               buf.ByteLength() - offset, nullptr);
@@ -127,22 +121,23 @@ Napi::Value Connection::Send(const Napi::CallbackInfo& info) {
 // poll(events, callback): callback(status, events) once the socket is ready.
 Napi::Value Connection::Poll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  int events = RequireInt32(info, 0, "events");
+  Napi::Function callback = RequireFunction(info, 1, "callback");
   RequireOpen(env, fd_.Get(), "uv_poll_start");
-  watch_.Start(env, fd_.Get(), info[0].As<Napi::Number>().Int32Value(), Value(),
-               info[1].As<Napi::Function>());
+  watch_.Start(env, fd_.Get(), events, Value(), callback);
   return env.Undefined();
 }
 
 Napi::Value Connection::CancelPoll(const Napi::CallbackInfo& info) {
-  watch_.Cancel(info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value()
-                                   : UV_READABLE | UV_WRITABLE);
+  watch_.Cancel(OptionalInt32(info, 0, "events", UV_READABLE | UV_WRITABLE));
   return info.Env().Undefined();
 }
 
 Napi::Value Connection::Shutdown(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  int how = RequireInt32(info, 0, "how");
   RequireOpen(env, fd_.Get(), "shutdown");
-  if (::shutdown(fd_.Get(), info[0].As<Napi::Number>().Int32Value()) != 0)
+  if (::shutdown(fd_.Get(), how) != 0)
     ThrowSystemError(env, errno, "shutdown");
   return env.Undefined();
 }

@@ -81,4 +81,86 @@ void ThrowGetAddrInfoError(Napi::Env env, const std::string& host, int gai_rc) {
   throw e;
 }
 
+namespace {
+[[noreturn]] void ThrowArgType(Napi::Env env, const char* what, const char* type) {
+  ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", std::string("The \"") + what + "\" argument must be " + type);
+}
+
+Napi::Value Checked(const Napi::CallbackInfo& info, size_t i, const char* what, const char* type,
+                    bool (Napi::Value::*is)() const) {
+  Napi::Value v = info[i];
+  if (!(v.*is)()) ThrowArgType(info.Env(), what, type);
+  return v;
+}
+}  // namespace
+
+double RequireNumber(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return Checked(info, i, what, "of type number", &Napi::Value::IsNumber).As<Napi::Number>().DoubleValue();
+}
+
+int32_t RequireInt32(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return Checked(info, i, what, "of type number", &Napi::Value::IsNumber).As<Napi::Number>().Int32Value();
+}
+
+int64_t RequireInt64(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return Checked(info, i, what, "of type number", &Napi::Value::IsNumber).As<Napi::Number>().Int64Value();
+}
+
+bool RequireBoolean(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return Checked(info, i, what, "of type boolean", &Napi::Value::IsBoolean).As<Napi::Boolean>().Value();
+}
+
+Napi::Function RequireFunction(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return Checked(info, i, what, "of type function", &Napi::Value::IsFunction).As<Napi::Function>();
+}
+
+Napi::Object RequireObject(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return Checked(info, i, what, "of type object", &Napi::Value::IsObject).As<Napi::Object>();
+}
+
+Napi::Array RequireArray(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return Checked(info, i, what, "an instance of Array", &Napi::Value::IsArray).As<Napi::Array>();
+}
+
+std::string RequireString(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return Checked(info, i, what, "of type string", &Napi::Value::IsString).As<Napi::String>().Utf8Value();
+}
+
+Napi::Uint8Array RequireUint8Array(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    ThrowArgType(info.Env(), what, "an instance of Buffer or Uint8Array");
+  return v.As<Napi::Uint8Array>();
+}
+
+Napi::Uint32Array RequireUint32Array(const Napi::CallbackInfo& info, size_t i, const char* what,
+                                     size_t min_length) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+      v.As<Napi::TypedArray>().ElementLength() < min_length)
+    ThrowArgType(info.Env(), what, ("a Uint32Array of at least " + std::to_string(min_length) + " elements").c_str());
+  return v.As<Napi::Uint32Array>();
+}
+
+bool IsMissing(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].IsUndefined() || info[i].IsNull();
+}
+
+int32_t OptionalInt32(const Napi::CallbackInfo& info, size_t i, const char* what, int32_t fallback) {
+  return IsMissing(info, i) ? fallback : RequireInt32(info, i, what);
+}
+
+double OptionalNumber(const Napi::CallbackInfo& info, size_t i, const char* what, double fallback) {
+  return IsMissing(info, i) ? fallback : RequireNumber(info, i, what);
+}
+
+bool OptionalBoolean(const Napi::CallbackInfo& info, size_t i, const char* what, bool fallback) {
+  return IsMissing(info, i) ? fallback : RequireBoolean(info, i, what);
+}
+
+std::string OptionalString(const Napi::CallbackInfo& info, size_t i, const char* what,
+                           const char* fallback) {
+  return IsMissing(info, i) ? std::string(fallback) : RequireString(info, i, what);
+}
+
 }  // namespace socketserver

@@ -5,6 +5,8 @@
 
 #include <napi.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace socketserver {
@@ -42,6 +44,32 @@ Napi::Error CodedError(Napi::Env env, const char* code, const std::string& messa
 // A host name that did not resolve: code ENOTFOUND, syscall getaddrinfo,
 // `hostname`, as Node's dns errors; `gai_rc` is getaddrinfo()'s result.
 [[noreturn]] void ThrowGetAddrInfoError(Napi::Env env, const std::string& host, int gai_rc);
+
+// Argument checks, as better-sqlite3's REQUIRE_ARGUMENT_*: argument `i` of
+// the call must have the type, else a TypeError ERR_INVALID_ARG_TYPE that
+// names it (`what`), thrown before anything is done. Nothing is converted
+// unchecked. The Optional* forms take undefined (or a missing argument) and
+// null as `fallback`.
+double RequireNumber(const Napi::CallbackInfo& info, size_t i, const char* what);
+int32_t RequireInt32(const Napi::CallbackInfo& info, size_t i, const char* what);
+int64_t RequireInt64(const Napi::CallbackInfo& info, size_t i, const char* what);
+bool RequireBoolean(const Napi::CallbackInfo& info, size_t i, const char* what);
+Napi::Function RequireFunction(const Napi::CallbackInfo& info, size_t i, const char* what);
+Napi::Object RequireObject(const Napi::CallbackInfo& info, size_t i, const char* what);
+Napi::Array RequireArray(const Napi::CallbackInfo& info, size_t i, const char* what);
+std::string RequireString(const Napi::CallbackInfo& info, size_t i, const char* what);
+// A Buffer or another Uint8Array.
+Napi::Uint8Array RequireUint8Array(const Napi::CallbackInfo& info, size_t i, const char* what);
+// A Uint32Array of at least `min_length` elements.
+Napi::Uint32Array RequireUint32Array(const Napi::CallbackInfo& info, size_t i, const char* what,
+                                     size_t min_length);
+
+bool IsMissing(const Napi::CallbackInfo& info, size_t i);  // undefined, absent or null
+int32_t OptionalInt32(const Napi::CallbackInfo& info, size_t i, const char* what, int32_t fallback);
+double OptionalNumber(const Napi::CallbackInfo& info, size_t i, const char* what, double fallback);
+bool OptionalBoolean(const Napi::CallbackInfo& info, size_t i, const char* what, bool fallback);
+std::string OptionalString(const Napi::CallbackInfo& info, size_t i, const char* what,
+                           const char* fallback);
 
 // The codes of our own errors (Node's own codes are written out).
 inline constexpr const char kErrBusy[] = "ERR_SOCKETSERVER_BUSY";

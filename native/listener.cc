@@ -113,10 +113,8 @@ Napi::Function Listener::Init(Napi::Env env) {
 // new Listener(family, type)
 Listener::Listener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Listener>(info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber() || !info[1].IsNumber())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "Listener(family: number, type: number)");
-  family_ = info[0].As<Napi::Number>().Int32Value();
-  type_ = info[1].As<Napi::Number>().Int32Value();
+  family_ = RequireInt32(info, 0, "family");
+  type_ = RequireInt32(info, 1, "type");
   if (family_ != AF_INET && family_ != AF_INET6 && family_ != AF_UNIX)
     ThrowRangeError(env, "ERR_SOCKETSERVER_UNSUPPORTED",
                     "unsupported address family " + std::to_string(family_));
@@ -154,8 +152,8 @@ Napi::Value Listener::Bind(const Napi::CallbackInfo& info) {
 
 Napi::Value Listener::Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  int backlog = OptionalInt32(info, 0, "backlog", 5);
   RequireOpen(env, fd_.Get(), "listen");
-  int backlog = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 5;
   if (::listen(fd_.Get(), std::max(backlog, 0)) != 0) ThrowSystemError(env, errno, "listen");
   return env.Undefined();
 }
@@ -179,9 +177,9 @@ Napi::Value Listener::GetSockName(const Napi::CallbackInfo& info) {
 // recvfrom(max_packet_size) does).
 Napi::Value Listener::Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  double batch = RequireNumber(info, 0, "batchLimit");
+  double packet = RequireNumber(info, 1, "maxPacketSize");
   std::lock_guard<std::mutex> fill(fill_mu_);
-  double batch = info[0].As<Napi::Number>().DoubleValue();
-  double packet = info[1].As<Napi::Number>().DoubleValue();
   if (!(batch >= 1 && batch <= 1024))
     ThrowRangeError(env, "ERR_OUT_OF_RANGE", "batch limit must be 1-1024");
   if (!(packet >= 0 && packet <= 64 * 1024 * 1024))
@@ -385,11 +383,18 @@ bool SameHost(const SockAddr& a, const SockAddr& b) {
 // from the previous datagram's (a server mostly hears the same few hosts).
 Napi::Value Listener::TakeDatagram(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (type_ != SOCK_DGRAM || !info[0].IsTypedArray() || !info[1].IsObject())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "takeDatagram(meta: Uint32Array, out: object)");
-  auto meta = info[0].As<Napi::TypedArray>();
-  if (meta.TypedArrayType() != napi_uint32_array || meta.ElementLength() < 4)
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "meta must be a Uint32Array of 4");
+  if (type_ != SOCK_DGRAM)
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "takeDatagram() on a stream socket");
+  Napi::Uint32Array meta = RequireUint32Array(info, 0, "meta", 4);
+  Napi::Object out = RequireObject(info, 1, "out");
+  // The pool to copy the payload into (optional): (target, offset).
+  const bool pooled = !IsMissing(info, 2);
+  Napi::Uint8Array target;
+  int64_t offset = 0;
+  if (pooled) {
+    target = RequireUint8Array(info, 2, "pool");
+    offset = RequireInt64(info, 3, "offset");
+  }
   Pending p = PopPending(env);
   if (!SameHost(p.addr, last_from_)) {
     Napi::Value host;
@@ -399,10 +404,10 @@ Napi::Value Listener::TakeDatagram(const Napi::CallbackInfo& info) {
       std::string path = p.addr.UnixPath();
       host = Napi::String::New(env, path.data(), path.size());
     }
-    info[1].As<Napi::Object>().Set("host", host);
+    out.Set("host", host);
   }
   last_from_ = p.addr;
-  uint32_t* m = meta.As<Napi::Uint32Array>().Data();
+  uint32_t* m = meta.Data();
   m[0] = 0;
   m[1] = p.truncated ? 1 : 0;
   m[2] = 0;
@@ -415,9 +420,7 @@ Napi::Value Listener::TakeDatagram(const Napi::CallbackInfo& info) {
   }
   // With a pool (target: Uint8Array, offset): the payload is copied there
   // and its length returned, when it fits; else a Buffer of its own.
-  if (info.Length() >= 4 && info[2].IsTypedArray() && info[3].IsNumber()) {
-    auto target = info[2].As<Napi::Uint8Array>();
-    int64_t offset = info[3].As<Napi::Number>().Int64Value();
+  if (pooled) {
     if (offset >= 0 && static_cast<uint64_t>(offset) <= target.ByteLength() &&
         p.data.size() <= target.ByteLength() - static_cast<size_t>(offset)) {
       if (!p.data.empty()) std::memcpy(target.Data() + offset, p.data.data(), p.data.size());
@@ -432,9 +435,7 @@ Napi::Value Listener::TakeDatagram(const Napi::CallbackInfo& info) {
 // the given port (IP) or exactly that address (Unix).
 Napi::Value Listener::SendToLast(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "data must be a Buffer");
-  auto buf = info[0].As<Napi::Uint8Array>();
+  Napi::Uint8Array buf = RequireUint8Array(info, 0, "data");
   SockAddr to = last_from_;
   if (family_ == AF_UNIX && to.len < sizeof(sa_family_t)) {
     // An unnamed sender (''): the address sendTo('') would make.
@@ -495,16 +496,15 @@ void Listener::CleanupHook(void* arg) {
 // and reports one event: callback(kind, errno).
 Napi::Value Listener::Arm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get(), "poll");
-  if (!info[1].IsFunction())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "arm(timeout, callback)");
+  Napi::Function callback = RequireFunction(info, 1, "callback");
   int64_t timeout_ms = -1;
-  if (info[0].IsNumber()) {
-    double s = info[0].As<Napi::Number>().DoubleValue();
+  if (!IsMissing(info, 0)) {
+    double s = RequireNumber(info, 0, "timeout");
     if (std::isnan(s)) ThrowRangeError(env, "ERR_OUT_OF_RANGE", "timeout must be a number of seconds or null");
     // Beyond ~31 years (and Infinity) is forever; the cast is only defined in range.
     timeout_ms = s <= 0 ? 0 : s >= 1e9 ? -1 : static_cast<int64_t>(std::ceil(s * 1000.0));
   }
+  RequireOpen(env, fd_.Get(), "poll");
   StartThread(env);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -517,7 +517,7 @@ Napi::Value Listener::Arm(const Napi::CallbackInfo& info) {
   }
   // No event is in flight while disarmed, so the thread never reads this.
   if (ctx_->callback != nullptr) napi_delete_reference(env, ctx_->callback);
-  napi_create_reference(env, info[1], 1, &ctx_->callback);
+  napi_create_reference(env, callback, 1, &ctx_->callback);
   napi_ref_threadsafe_function(env, tsfn_);
   Ring();
   return env.Undefined();
@@ -697,9 +697,7 @@ void Listener::CloseNow(bool tearing_down) {
 // sendTo(buffer, address) -> bytes sent | null when the kernel would block.
 Napi::Value Listener::SendTo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "data must be a Buffer");
-  auto buf = info[0].As<Napi::Uint8Array>();
+  Napi::Uint8Array buf = RequireUint8Array(info, 0, "data");
   SockAddr to = ParseAddress(env, info[1], family_);
   ssize_t n = SendNonBlocking(env, fd_.Get(), buf.Data(), buf.ByteLength(), &to);
   return n < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(n));
@@ -707,15 +705,15 @@ Napi::Value Listener::SendTo(const Napi::CallbackInfo& info) {
 
 Napi::Value Listener::Poll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  int events = RequireInt32(info, 0, "events");
+  Napi::Function callback = RequireFunction(info, 1, "callback");
   RequireOpen(env, fd_.Get(), "uv_poll_start");
-  watch_.Start(env, fd_.Get(), info[0].As<Napi::Number>().Int32Value(), Value(),
-               info[1].As<Napi::Function>());
+  watch_.Start(env, fd_.Get(), events, Value(), callback);
   return env.Undefined();
 }
 
 Napi::Value Listener::CancelPoll(const Napi::CallbackInfo& info) {
-  watch_.Cancel(info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value()
-                                   : UV_READABLE | UV_WRITABLE);
+  watch_.Cancel(OptionalInt32(info, 0, "events", UV_READABLE | UV_WRITABLE));
   return info.Env().Undefined();
 }
 
