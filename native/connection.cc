@@ -76,14 +76,9 @@ Napi::Value Connection::Recv(const Napi::CallbackInfo& info) {
     big.reset(new uint8_t[n]);
     dst = big.get();
   }
-  for (;;) {
-    ssize_t got = ::recv(fd_.Get(), dst, n, MSG_DONTWAIT);
-    if (got >= 0)
-      return Napi::Buffer<uint8_t>::Copy(env, dst, static_cast<size_t>(got));
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
-    ThrowSystemError(env, errno, "recv");
-  }
+  ssize_t got = RecvNonBlocking(env, fd_.Get(), dst, n);
+  if (got < 0) return env.Null();
+  return Napi::Buffer<uint8_t>::Copy(env, dst, static_cast<size_t>(got));
 }
 
 // recvInto(target: Uint8Array, offset, length) -> bytes received (0 at
@@ -98,13 +93,8 @@ Napi::Value Connection::RecvInto(const Napi::CallbackInfo& info) {
   RequireOpen(env, fd_.Get(), "recv");
   if (offset < 0 || length < 0 || static_cast<uint64_t>(offset) + static_cast<uint64_t>(length) > target.ByteLength())
     ThrowRangeError(env, "ERR_OUT_OF_RANGE", "recvInto: offset/length outside the target");
-  for (;;) {
-    ssize_t got = ::recv(fd_.Get(), target.Data() + offset, static_cast<size_t>(length), MSG_DONTWAIT);
-    if (got >= 0) return Napi::Number::New(env, static_cast<double>(got));
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
-    ThrowSystemError(env, errno, "recv");
-  }
+  ssize_t got = RecvNonBlocking(env, fd_.Get(), target.Data() + offset, static_cast<size_t>(length));
+  return got < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(got));
 }
 
 // send(buffer, offset?) -> bytes sent | null when the kernel would block.

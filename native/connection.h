@@ -6,7 +6,8 @@
 #include <napi.h>
 
 #include "fd.h"
-#include "socket.h"
+#include "poll_watch.h"
+#include "socket_ops.h"
 
 namespace socketserver {
 

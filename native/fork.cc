@@ -31,7 +31,7 @@
 #include "errors.h"
 #include "fd.h"
 #include "procmaps.h"
-#include "socket.h"
+#include "poll_watch.h"
 #include "test_faults.h"
 
 namespace socketserver {
@@ -207,8 +207,7 @@ void MadviseDoForkAll() {
   std::string maps;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd.Get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = RetryOnEintr([&] { return ::read(fd.Get(), buf, sizeof buf); });
     if (n <= 0) break;
     maps.append(buf, static_cast<size_t>(n));
   }

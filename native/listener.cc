@@ -535,20 +535,14 @@ Napi::Value Listener::Wake(const Napi::CallbackInfo& info) {
 }
 
 void Listener::Ring() {
-  uint64_t one = 1;
-  ssize_t n;
-  do {
-    n = ::write(wake_fd_.Get(), &one, sizeof one);
-  } while (n < 0 && errno == EINTR);
+  const uint64_t one = 1;
+  RetryOnEintr([&] { return ::write(wake_fd_.Get(), &one, sizeof one); });
   // EAGAIN means the counter is already non-zero: the thread will look.
 }
 
 void Listener::DrainWake() {
   uint64_t count;
-  ssize_t r;
-  do {
-    r = ::read(wake_fd_.Get(), &count, sizeof count);
-  } while (r < 0 && errno == EINTR);
+  RetryOnEintr([&] { return ::read(wake_fd_.Get(), &count, sizeof count); });
   // EAGAIN: already drained. The orders are in the fields, not the count.
 }
 

@@ -22,7 +22,8 @@
 #include "address.h"
 #include "fd.h"
 #include "fork.h"
-#include "socket.h"
+#include "poll_watch.h"
+#include "socket_ops.h"
 
 namespace socketserver {
 
