@@ -55,14 +55,15 @@ class Listener : public Napi::ObjectWrap<Listener> {
   Napi::Value Configure(const Napi::CallbackInfo& info);
   Napi::Value ReadyNow(const Napi::CallbackInfo& info);
   Napi::Value Take(const Napi::CallbackInfo& info);
+  // The datagram fast path and replies (datagram.cc).
   Napi::Value TakeDatagram(const Napi::CallbackInfo& info);
+  Napi::Value SendTo(const Napi::CallbackInfo& info);
   Napi::Value SendToLast(const Napi::CallbackInfo& info);
   // Pops the next request (taking from the kernel if the queue is empty);
   // throws its error, or EAGAIN when there is none.
   Pending PopPending(Napi::Env env);
   Napi::Value Arm(const Napi::CallbackInfo& info);
   Napi::Value Wake(const Napi::CallbackInfo& info);
-  Napi::Value SendTo(const Napi::CallbackInfo& info);
   Napi::Value Poll(const Napi::CallbackInfo& info);
   Napi::Value CancelPoll(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -107,9 +108,10 @@ class Listener : public Napi::ObjectWrap<Listener> {
   UniqueFd reserve_fd_;
   PollWatch watch_;  // writability, for sendTo() on EAGAIN
 
-  // The sender of the last datagram takeDatagram() described by its host
-  // (the JS side caches that host string, and sendToLast() reuses this
-  // address instead of parsing the string again). Main thread only.
+  // The sender cache (datagram.cc): the sender of the last datagram
+  // takeDatagram() described by its host (the JS side caches that host
+  // string, and sendToLast() reuses this address instead of parsing the
+  // string again). Main thread only.
   SockAddr last_from_;
 
   // The serve thread takes fill_mu_ and mu_ only while it holds the fork
