@@ -14,20 +14,13 @@ namespace socketserver {
 Napi::Function Connection::Init(Napi::Env env) {
   return DefineClass(
       env, "Connection",
-      {
-          InstanceMethod<&Connection::Fileno>("fileno"),
+      SocketMethods({
           InstanceMethod<&Connection::Recv>("recv"),
           InstanceMethod<&Connection::RecvInto>("recvInto"),
           InstanceMethod<&Connection::Send>("send"),
-          InstanceMethod<&Connection::Poll>("poll"),
-          InstanceMethod<&Connection::CancelPoll>("cancelPoll"),
           InstanceMethod<&Connection::Shutdown>("shutdown"),
-          InstanceMethod<&Connection::Close>("close"),
           InstanceMethod<&Connection::GetPeerName>("getPeerName"),
-          InstanceMethod<&Connection::GetSockName>("getSockName"),
-          InstanceMethod<&Connection::SetSockOpt>("setSockOpt"),
-          InstanceMethod<&Connection::GetSockOpt>("getSockOpt"),
-      });
+      }));
 }
 
 Napi::Object Connection::Wrap(Napi::Env env, UniqueFd fd) {
@@ -39,7 +32,7 @@ Napi::Object Connection::Wrap(Napi::Env env, UniqueFd fd) {
 }
 
 Connection::Connection(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<Connection>(info) {}
+    : SocketWrap<Connection>(info) {}
 
 Connection::~Connection() {
   try {
@@ -54,10 +47,6 @@ void Connection::CloseNow() {
   // which must still be ours when it does.
   watch_.Close();
   fd_.Reset();
-}
-
-Napi::Value Connection::Fileno(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), fd_.Get());
 }
 
 // recv(n) -> Buffer (empty at EOF) | null when the kernel would block.
@@ -108,21 +97,6 @@ Napi::Value Connection::Send(const Napi::CallbackInfo& info) {
   return n < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(n));
 }
 
-// poll(events, callback): callback(status, events) once the socket is ready.
-Napi::Value Connection::Poll(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int events = RequireInt32(info, 0, "events");
-  Napi::Function callback = RequireFunction(info, 1, "callback");
-  RequireOpen(env, fd_.Get(), "uv_poll_start");
-  watch_.Start(env, fd_.Get(), events, Value(), callback);
-  return env.Undefined();
-}
-
-Napi::Value Connection::CancelPoll(const Napi::CallbackInfo& info) {
-  watch_.Cancel(OptionalInt32(info, 0, "events", UV_READABLE | UV_WRITABLE));
-  return info.Env().Undefined();
-}
-
 Napi::Value Connection::Shutdown(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int how = RequireInt32(info, 0, "how");
@@ -132,27 +106,8 @@ Napi::Value Connection::Shutdown(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value Connection::Close(const Napi::CallbackInfo& info) {
-  watch_.WakeAll();  // explicit close: nobody is left waiting on the socket
-  CloseNow();
-  return info.Env().Undefined();
-}
-
 Napi::Value Connection::GetPeerName(const Napi::CallbackInfo& info) {
   return AddressToJs(info.Env(), socketserver::GetPeerName(info.Env(), fd_.Get()));
-}
-
-Napi::Value Connection::GetSockName(const Napi::CallbackInfo& info) {
-  return AddressToJs(info.Env(), socketserver::GetSockName(info.Env(), fd_.Get()));
-}
-
-Napi::Value Connection::SetSockOpt(const Napi::CallbackInfo& info) {
-  socketserver::SetSockOpt(info.Env(), fd_.Get(), info[0], info[1], info[2]);
-  return info.Env().Undefined();
-}
-
-Napi::Value Connection::GetSockOpt(const Napi::CallbackInfo& info) {
-  return socketserver::GetSockOpt(info.Env(), fd_.Get(), info[0], info[1]);
 }
 
 }  // namespace socketserver

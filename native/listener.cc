@@ -88,13 +88,9 @@ int64_t NowMs() {
 Napi::Function Listener::Init(Napi::Env env) {
   return DefineClass(
       env, "Listener",
-      {
-          InstanceMethod<&Listener::Fileno>("fileno"),
+      SocketMethods({
           InstanceMethod<&Listener::Bind>("bind"),
           InstanceMethod<&Listener::Listen>("listen"),
-          InstanceMethod<&Listener::SetSockOpt>("setSockOpt"),
-          InstanceMethod<&Listener::GetSockOpt>("getSockOpt"),
-          InstanceMethod<&Listener::GetSockName>("getSockName"),
           InstanceMethod<&Listener::Configure>("configure"),
           InstanceMethod<&Listener::ReadyNow>("readyNow"),
           InstanceMethod<&Listener::Take>("take"),
@@ -103,14 +99,11 @@ Napi::Function Listener::Init(Napi::Env env) {
           InstanceMethod<&Listener::SendTo>("sendTo"),
           InstanceMethod<&Listener::TakeDatagram>("takeDatagram"),
           InstanceMethod<&Listener::SendToLast>("sendToLast"),
-          InstanceMethod<&Listener::Poll>("poll"),
-          InstanceMethod<&Listener::CancelPoll>("cancelPoll"),
-          InstanceMethod<&Listener::Close>("close"),
-      });
+      }));
 }
 
 // new Listener(family, type)
-Listener::Listener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Listener>(info) {
+Listener::Listener(const Napi::CallbackInfo& info) : SocketWrap<Listener>(info) {
   Napi::Env env = info.Env();
   family_ = RequireInt32(info, 0, "family");
   type_ = RequireInt32(info, 1, "type");
@@ -136,10 +129,6 @@ Listener::~Listener() {
   }
 }
 
-Napi::Value Listener::Fileno(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), fd_.Get());
-}
-
 Napi::Value Listener::Bind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireOpen(env, fd_.Get(), "bind");
@@ -155,19 +144,6 @@ Napi::Value Listener::Listen(const Napi::CallbackInfo& info) {
   RequireOpen(env, fd_.Get(), "listen");
   if (::listen(fd_.Get(), std::max(backlog, 0)) != 0) ThrowSystemError(env, errno, "listen");
   return env.Undefined();
-}
-
-Napi::Value Listener::SetSockOpt(const Napi::CallbackInfo& info) {
-  socketserver::SetSockOpt(info.Env(), fd_.Get(), info[0], info[1], info[2]);
-  return info.Env().Undefined();
-}
-
-Napi::Value Listener::GetSockOpt(const Napi::CallbackInfo& info) {
-  return socketserver::GetSockOpt(info.Env(), fd_.Get(), info[0], info[1]);
-}
-
-Napi::Value Listener::GetSockName(const Napi::CallbackInfo& info) {
-  return AddressToJs(info.Env(), socketserver::GetSockName(info.Env(), fd_.Get()));
 }
 
 // configure(batchLimit, packetSize): how many requests one Fill() may take
@@ -592,26 +568,6 @@ void Listener::CloseNow(bool tearing_down) {
   fd_.Reset();
   wake_fd_.Reset();
   reserve_fd_.Reset();
-}
-
-Napi::Value Listener::Poll(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int events = RequireInt32(info, 0, "events");
-  Napi::Function callback = RequireFunction(info, 1, "callback");
-  RequireOpen(env, fd_.Get(), "uv_poll_start");
-  watch_.Start(env, fd_.Get(), events, Value(), callback);
-  return env.Undefined();
-}
-
-Napi::Value Listener::CancelPoll(const Napi::CallbackInfo& info) {
-  watch_.Cancel(OptionalInt32(info, 0, "events", UV_READABLE | UV_WRITABLE));
-  return info.Env().Undefined();
-}
-
-Napi::Value Listener::Close(const Napi::CallbackInfo& info) {
-  watch_.WakeAll();  // explicit close: a reply waiting to be sent hears of it
-  CloseNow();
-  return info.Env().Undefined();
 }
 
 }  // namespace socketserver

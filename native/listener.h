@@ -22,8 +22,7 @@
 #include "address.h"
 #include "fd.h"
 #include "fork.h"
-#include "poll_watch.h"
-#include "socket_ops.h"
+#include "socket_wrap.h"
 
 namespace socketserver {
 
@@ -39,19 +38,17 @@ enum EventKind { kReady = 1, kTimeout = 2, kWoken = 3, kError = 4 };
 
 struct TsfnContext;
 
-class Listener : public Napi::ObjectWrap<Listener> {
+class Listener : public SocketWrap<Listener> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit Listener(const Napi::CallbackInfo& info);
   ~Listener() override;
 
  private:
-  Napi::Value Fileno(const Napi::CallbackInfo& info);
+  friend class SocketWrap<Listener>;  // Close() calls CloseNow()
+
   Napi::Value Bind(const Napi::CallbackInfo& info);
   Napi::Value Listen(const Napi::CallbackInfo& info);
-  Napi::Value SetSockOpt(const Napi::CallbackInfo& info);
-  Napi::Value GetSockOpt(const Napi::CallbackInfo& info);
-  Napi::Value GetSockName(const Napi::CallbackInfo& info);
   Napi::Value Configure(const Napi::CallbackInfo& info);
   Napi::Value ReadyNow(const Napi::CallbackInfo& info);
   Napi::Value Take(const Napi::CallbackInfo& info);
@@ -64,9 +61,6 @@ class Listener : public Napi::ObjectWrap<Listener> {
   Pending PopPending(Napi::Env env);
   Napi::Value Arm(const Napi::CallbackInfo& info);
   Napi::Value Wake(const Napi::CallbackInfo& info);
-  Napi::Value Poll(const Napi::CallbackInfo& info);
-  Napi::Value CancelPoll(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
 
   void StartThread(Napi::Env env);
   void StopThread();
@@ -100,13 +94,11 @@ class Listener : public Napi::ObjectWrap<Listener> {
 
   int family_;
   int type_;
-  UniqueFd fd_;
   UniqueFd wake_fd_;
   // A descriptor held in reserve (/dev/null) for ShedPending(), as libuv
   // does: without one, a server out of descriptors cannot accept to refuse,
   // and poll() keeps reporting the same pending connection (a spin).
   UniqueFd reserve_fd_;
-  PollWatch watch_;  // writability, for sendTo() on EAGAIN
 
   // The sender cache (datagram.cc): the sender of the last datagram
   // takeDatagram() described by its host (the JS side caches that host
