@@ -3,7 +3,6 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <string>
 
 #include "errors.h"
 
@@ -19,59 +18,53 @@ void RequireOpen(Napi::Env env, int fd, const char* syscall) {
   if (fd < 0) ThrowSystemError(env, EBADF, syscall);
 }
 
-namespace {
-int IntArg(Napi::Env env, Napi::Value v, const char* what) {
-  if (!v.IsNumber())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", std::string(what) + " must be a number");
-  return v.As<Napi::Number>().Int32Value();
-}
-}  // namespace
-
-void SetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value name,
-                Napi::Value value) {
+void SetSockOpt(const Napi::CallbackInfo& info, int fd) {
+  Napi::Env env = info.Env();
+  int lvl = RequireInt32(info, 0, "level");
+  int opt = RequireInt32(info, 1, "name");
+  Napi::Value value = info[2];
+  if (!value.IsBuffer() && !value.IsBoolean() && !value.IsNumber())
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE",
+                   "The \"value\" argument must be of type number or boolean, or a Buffer");
   RequireOpen(env, fd, "setsockopt");
-  int lvl = IntArg(env, level, "level");
-  int opt = IntArg(env, name, "option name");
   int rc;
   if (value.IsBuffer()) {
     auto b = value.As<Napi::Buffer<uint8_t>>();
     rc = ::setsockopt(fd, lvl, opt, b.Data(), b.Length());
-  } else if (value.IsBoolean() || value.IsNumber()) {
+  } else {
     int v = value.IsBoolean() ? value.As<Napi::Boolean>().Value()
                               : value.As<Napi::Number>().Int32Value();
     rc = ::setsockopt(fd, lvl, opt, &v, sizeof v);
-  } else {
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE",
-                   "option value must be a number, boolean or Buffer");
   }
   if (rc != 0) ThrowSystemError(env, errno, "setsockopt");
 }
 
-Napi::Value GetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value name) {
+Napi::Value GetSockOpt(const Napi::CallbackInfo& info, int fd) {
+  Napi::Env env = info.Env();
+  int lvl = RequireInt32(info, 0, "level");
+  int opt = RequireInt32(info, 1, "name");
   RequireOpen(env, fd, "getsockopt");
   int v = 0;
   socklen_t len = sizeof v;
-  if (::getsockopt(fd, IntArg(env, level, "level"), IntArg(env, name, "option name"),
-                   &v, &len) != 0)
+  if (::getsockopt(fd, lvl, opt, &v, &len) != 0)
     ThrowSystemError(env, errno, "getsockopt");
   return Napi::Number::New(env, v);
 }
 
-SockAddr GetSockName(Napi::Env env, int fd) {
-  RequireOpen(env, fd, "getsockname");
+namespace {
+// getsockname() or getpeername(), whose signatures are the same.
+SockAddr NameOf(Napi::Env env, int fd, int (*get)(int, sockaddr*, socklen_t*), const char* syscall) {
+  RequireOpen(env, fd, syscall);
   SockAddr a;
   a.len = sizeof a.storage;
-  if (::getsockname(fd, a.Ptr(), &a.len) != 0) ThrowSystemError(env, errno, "getsockname");
+  if (get(fd, a.Ptr(), &a.len) != 0) ThrowSystemError(env, errno, syscall);
   return a;
 }
+}  // namespace
 
-SockAddr GetPeerName(Napi::Env env, int fd) {
-  RequireOpen(env, fd, "getpeername");
-  SockAddr a;
-  a.len = sizeof a.storage;
-  if (::getpeername(fd, a.Ptr(), &a.len) != 0) ThrowSystemError(env, errno, "getpeername");
-  return a;
-}
+SockAddr GetSockName(Napi::Env env, int fd) { return NameOf(env, fd, ::getsockname, "getsockname"); }
+
+SockAddr GetPeerName(Napi::Env env, int fd) { return NameOf(env, fd, ::getpeername, "getpeername"); }
 
 ssize_t RecvNonBlocking(Napi::Env env, int fd, uint8_t* dst, size_t len) {
   RequireOpen(env, fd, "recv");

@@ -17,10 +17,11 @@ namespace socketserver {
 // socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC). Throws a system error.
 UniqueFd CreateSocket(Napi::Env env, int family, int type);
 
-// setsockopt with an integer (or boolean) value, or a Buffer for raw bytes.
-void SetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value name,
-                Napi::Value value);
-Napi::Value GetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value name);
+// setSockOpt(level, name, value) and getSockOpt(level, name) of the JS
+// classes: setsockopt with an integer (or boolean) value, or a Buffer for
+// raw bytes; getsockopt of an integer. Arguments checked as errors.h says.
+void SetSockOpt(const Napi::CallbackInfo& info, int fd);
+Napi::Value GetSockOpt(const Napi::CallbackInfo& info, int fd);
 SockAddr GetSockName(Napi::Env env, int fd);
 SockAddr GetPeerName(Napi::Env env, int fd);
 

@@ -57,13 +57,13 @@ class SocketWrap : public Napi::ObjectWrap<T> {
 
   // setSockOpt(level, name, value: number | boolean | Buffer)
   Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
-    socketserver::SetSockOpt(info.Env(), fd_.Get(), info[0], info[1], info[2]);
+    socketserver::SetSockOpt(info, fd_.Get());
     return info.Env().Undefined();
   }
 
   // getSockOpt(level, name) -> number
   Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
-    return socketserver::GetSockOpt(info.Env(), fd_.Get(), info[0], info[1]);
+    return socketserver::GetSockOpt(info, fd_.Get());
   }
 
   Napi::Value GetSockName(const Napi::CallbackInfo& info) {
