@@ -1,6 +1,14 @@
-// The one place that turns an errno value into a Node-style system error:
-// an Error with `code` ('EADDRINUSE'), `errno` (negative, as Node reports it),
-// `syscall`, and `address`/`port` or `path` where an address is known.
+// The one place where the addon's errors are made (libuv's rule: errno
+// names in one place), and the argument checks that throw them:
+//
+// - system errors: an errno value as a Node-style Error with `code`
+//   ('EADDRINUSE'), `errno` (negative, as Node reports it), `syscall`, and
+//   `address`/`port` or `path` where an address is known;
+// - our own coded errors (ERR_SOCKETSERVER_*), and TypeError/RangeError
+//   for bad arguments (ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE, ...);
+// - Require*()/Optional*(): the type checks of a method's arguments.
+//
+// No other file sets a `code` or makes a Napi::Error itself.
 #pragma once
 
 #include <napi.h>
