@@ -29,7 +29,6 @@ class Connection : public SocketWrap<Connection> {
   Napi::Value GetPeerName(const Napi::CallbackInfo& info);
 
   void CloseNow();
-
 };
 
 }  // namespace socketserver
