@@ -60,10 +60,10 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : dispatcher(new Dispatcher(en
 // makeSystemError(errno, syscall): the same errors native calls throw, for
 // failures reported asynchronously (a poll error, an error on the serve thread).
 Napi::Value Addon::MakeSystemError(const Napi::CallbackInfo& info) {
-  int64_t err = info[0].As<Napi::Number>().Int64Value();
+  int64_t err = RequireInt64(info, 0, "errno");
   if (err < 0) err = -err;
   if (err > 4095) err = EIO;  // not an errno
-  std::string syscall = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "unknown";
+  std::string syscall = OptionalString(info, 1, "syscall", "unknown");
   return SystemError(info.Env(), static_cast<int>(err), syscall.c_str()).Value();
 }
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "socket.h"
+#include "poll_watch.h"
 
 namespace socketserver {
 

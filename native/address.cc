@@ -44,12 +44,7 @@ SockAddr ParseInet(Napi::Env env, Napi::Value value, int family) {
   if (!ParseNumericInet(host, port, family, &out)) {
     int rc = ResolveInet(host, port, family, &out);
     if (rc != 0) {
-      Napi::Error e = Napi::Error::New(
-          env, std::string("getaddrinfo ENOTFOUND ") + host + ": " + gai_strerror(rc));
-      e.Value().Set("code", "ENOTFOUND");
-      e.Value().Set("syscall", "getaddrinfo");
-      e.Value().Set("hostname", host);
-      throw e;
+      ThrowGetAddrInfoError(env, host, rc);
     }
   }
   if (family == AF_INET6 && arr.Length() > 2) {

@@ -14,20 +14,13 @@ namespace socketserver {
 Napi::Function Connection::Init(Napi::Env env) {
   return DefineClass(
       env, "Connection",
-      {
-          InstanceMethod<&Connection::Fileno>("fileno"),
+      SocketMethods({
           InstanceMethod<&Connection::Recv>("recv"),
           InstanceMethod<&Connection::RecvInto>("recvInto"),
           InstanceMethod<&Connection::Send>("send"),
-          InstanceMethod<&Connection::Poll>("poll"),
-          InstanceMethod<&Connection::CancelPoll>("cancelPoll"),
           InstanceMethod<&Connection::Shutdown>("shutdown"),
-          InstanceMethod<&Connection::Close>("close"),
           InstanceMethod<&Connection::GetPeerName>("getPeerName"),
-          InstanceMethod<&Connection::GetSockName>("getSockName"),
-          InstanceMethod<&Connection::SetSockOpt>("setSockOpt"),
-          InstanceMethod<&Connection::GetSockOpt>("getSockOpt"),
-      });
+      }));
 }
 
 Napi::Object Connection::Wrap(Napi::Env env, UniqueFd fd) {
@@ -39,7 +32,7 @@ Napi::Object Connection::Wrap(Napi::Env env, UniqueFd fd) {
 }
 
 Connection::Connection(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<Connection>(info) {}
+    : SocketWrap<Connection>(info) {}
 
 Connection::~Connection() {
   try {
@@ -56,17 +49,11 @@ void Connection::CloseNow() {
   fd_.Reset();
 }
 
-Napi::Value Connection::Fileno(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), fd_.Get());
-}
-
 // recv(n) -> Buffer (empty at EOF) | null when the kernel would block.
 Napi::Value Connection::Recv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
-  if (!info[0].IsNumber())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "bufsize must be a number");
-  int64_t want = info[0].As<Napi::Number>().Int64Value();
+  int64_t want = RequireInt64(info, 0, "bufsize");
+  RequireOpen(env, fd_.Get(), "recv");
   if (want < 0) ThrowRangeError(env, "ERR_OUT_OF_RANGE", "bufsize must be >= 0");
   size_t n = static_cast<size_t>(want);
   // recv() lands in the environment's scratch buffer first, so that a
@@ -78,14 +65,9 @@ Napi::Value Connection::Recv(const Napi::CallbackInfo& info) {
     big.reset(new uint8_t[n]);
     dst = big.get();
   }
-  for (;;) {
-    ssize_t got = ::recv(fd_.Get(), dst, n, MSG_DONTWAIT);
-    if (got >= 0)
-      return Napi::Buffer<uint8_t>::Copy(env, dst, static_cast<size_t>(got));
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
-    ThrowSystemError(env, errno, "recv");
-  }
+  ssize_t got = RecvNonBlocking(env, fd_.Get(), dst, n);
+  if (got < 0) return env.Null();
+  return Napi::Buffer<uint8_t>::Copy(env, dst, static_cast<size_t>(got));
 }
 
 // recvInto(target: Uint8Array, offset, length) -> bytes received (0 at
@@ -94,80 +76,38 @@ Napi::Value Connection::Recv(const Napi::CallbackInfo& info) {
 // do, instead of a new ArrayBuffer (a malloc) per read.
 Napi::Value Connection::RecvInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
-  if (!info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "recvInto(target: Uint8Array, offset: number, length: number)");
-  auto target = info[0].As<Napi::Uint8Array>();
-  int64_t offset = info[1].As<Napi::Number>().Int64Value();
-  int64_t length = info[2].As<Napi::Number>().Int64Value();
+  Napi::Uint8Array target = RequireUint8Array(info, 0, "target");
+  int64_t offset = RequireInt64(info, 1, "offset");
+  int64_t length = RequireInt64(info, 2, "length");
+  RequireOpen(env, fd_.Get(), "recv");
   if (offset < 0 || length < 0 || static_cast<uint64_t>(offset) + static_cast<uint64_t>(length) > target.ByteLength())
     ThrowRangeError(env, "ERR_OUT_OF_RANGE", "recvInto: offset/length outside the target");
-  for (;;) {
-    ssize_t got = ::recv(fd_.Get(), target.Data() + offset, static_cast<size_t>(length), MSG_DONTWAIT);
-    if (got >= 0) return Napi::Number::New(env, static_cast<double>(got));
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
-    ThrowSystemError(env, errno, "recv");
-  }
+  ssize_t got = RecvNonBlocking(env, fd_.Get(), target.Data() + offset, static_cast<size_t>(length));
+  return got < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(got));
 }
 
 // send(buffer, offset?) -> bytes sent | null when the kernel would block.
 Napi::Value Connection::Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsBuffer() && !info[0].IsTypedArray())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "data must be a Buffer");
-  auto buf = info[0].As<Napi::Uint8Array>();
-  size_t offset = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+  Napi::Uint8Array buf = RequireUint8Array(info, 0, "data");
+  size_t offset = IsMissing(info, 1) ? 0 : static_cast<uint32_t>(RequireInt64(info, 1, "offset"));
   if (offset > buf.ByteLength()) offset = buf.ByteLength();
   ssize_t n = SendNonBlocking(env, fd_.Get(), buf.Data() + offset,
                               buf.ByteLength() - offset, nullptr);
   return n < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(n));
 }
 
-// poll(events, callback): callback(status, events) once the socket is ready.
-Napi::Value Connection::Poll(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
-  watch_.Start(env, fd_.Get(), info[0].As<Napi::Number>().Int32Value(), Value(),
-               info[1].As<Napi::Function>());
-  return env.Undefined();
-}
-
-Napi::Value Connection::CancelPoll(const Napi::CallbackInfo& info) {
-  watch_.Cancel(info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value()
-                                   : UV_READABLE | UV_WRITABLE);
-  return info.Env().Undefined();
-}
-
 Napi::Value Connection::Shutdown(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
-  if (::shutdown(fd_.Get(), info[0].As<Napi::Number>().Int32Value()) != 0)
+  int how = RequireInt32(info, 0, "how");
+  RequireOpen(env, fd_.Get(), "shutdown");
+  if (::shutdown(fd_.Get(), how) != 0)
     ThrowSystemError(env, errno, "shutdown");
   return env.Undefined();
 }
 
-Napi::Value Connection::Close(const Napi::CallbackInfo& info) {
-  watch_.WakeAll();  // explicit close: nobody is left waiting on the socket
-  CloseNow();
-  return info.Env().Undefined();
-}
-
 Napi::Value Connection::GetPeerName(const Napi::CallbackInfo& info) {
   return AddressToJs(info.Env(), socketserver::GetPeerName(info.Env(), fd_.Get()));
-}
-
-Napi::Value Connection::GetSockName(const Napi::CallbackInfo& info) {
-  return AddressToJs(info.Env(), socketserver::GetSockName(info.Env(), fd_.Get()));
-}
-
-Napi::Value Connection::SetSockOpt(const Napi::CallbackInfo& info) {
-  socketserver::SetSockOpt(info.Env(), fd_.Get(), info[0], info[1], info[2]);
-  return info.Env().Undefined();
-}
-
-Napi::Value Connection::GetSockOpt(const Napi::CallbackInfo& info) {
-  return socketserver::GetSockOpt(info.Env(), fd_.Get(), info[0], info[1]);
 }
 
 }  // namespace socketserver

@@ -6,11 +6,11 @@
 #include <napi.h>
 
 #include "fd.h"
-#include "socket.h"
+#include "socket_wrap.h"
 
 namespace socketserver {
 
-class Connection : public Napi::ObjectWrap<Connection> {
+class Connection : public SocketWrap<Connection> {
  public:
   static Napi::Function Init(Napi::Env env);
   // Wraps an accepted descriptor; the new object owns it.
@@ -20,23 +20,15 @@ class Connection : public Napi::ObjectWrap<Connection> {
   ~Connection() override;
 
  private:
-  Napi::Value Fileno(const Napi::CallbackInfo& info);
+  friend class SocketWrap<Connection>;  // Close() calls CloseNow()
+
   Napi::Value Recv(const Napi::CallbackInfo& info);
   Napi::Value RecvInto(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
-  Napi::Value Poll(const Napi::CallbackInfo& info);
-  Napi::Value CancelPoll(const Napi::CallbackInfo& info);
   Napi::Value Shutdown(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value GetPeerName(const Napi::CallbackInfo& info);
-  Napi::Value GetSockName(const Napi::CallbackInfo& info);
-  Napi::Value SetSockOpt(const Napi::CallbackInfo& info);
-  Napi::Value GetSockOpt(const Napi::CallbackInfo& info);
 
   void CloseNow();
-
-  UniqueFd fd_;
-  PollWatch watch_;
 };
 
 }  // namespace socketserver

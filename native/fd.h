@@ -41,4 +41,15 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// Runs `call` (a system call: -1 and errno on failure) again while a signal
+// interrupts it (EINTR), and returns its result; errno is the call's.
+template <typename Call>
+auto RetryOnEintr(Call call) -> decltype(call()) {
+  decltype(call()) r;
+  do {
+    r = call();
+  } while (r < 0 && errno == EINTR);
+  return r;
+}
+
 }  // namespace socketserver

@@ -31,7 +31,7 @@
 #include "errors.h"
 #include "fd.h"
 #include "procmaps.h"
-#include "socket.h"
+#include "poll_watch.h"
 #include "test_faults.h"
 
 namespace socketserver {
@@ -207,8 +207,7 @@ void MadviseDoForkAll() {
   std::string maps;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd.Get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = RetryOnEintr([&] { return ::read(fd.Get(), buf, sizeof buf); });
     if (n <= 0) break;
     maps.append(buf, static_cast<size_t>(n));
   }
@@ -286,32 +285,28 @@ struct ForkTimes {
 // In the parent: the child's pid. In the child: 0.
 Napi::Value ForkRequest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (syscall(SYS_gettid) != getpid()) {
-    Napi::Error e = Napi::Error::New(env, "fork() is only supported on the main thread");
-    e.Value().Set("code", "ERR_SOCKETSERVER_UNSUPPORTED");
-    throw e;
-  }
+  Napi::Array keep_fds = RequireArray(info, 0, "keepFds");
   std::set<int> keep;
-  if (info[0].IsArray()) {
-    Napi::Array a = info[0].As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) keep.insert(a.Get(i).As<Napi::Number>().Int32Value());
+  for (uint32_t i = 0; i < keep_fds.Length(); i++) {
+    Napi::Value fd = keep_fds.Get(i);
+    if (!fd.IsNumber()) ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "keepFds must be an array of numbers");
+    keep.insert(fd.As<Napi::Number>().Int32Value());
+  }
+  const double watchdog_s = OptionalNumber(info, 1, "watchdogSeconds", 0);
+  if (syscall(SYS_gettid) != getpid()) {
+    ThrowError(env, kErrUnsupported, "fork() is only supported on the main thread");
   }
   unsigned watchdog = 0;
-  if (info[1].IsNumber()) {
-    double s = info[1].As<Napi::Number>().DoubleValue();
-    if (s > 0) watchdog = static_cast<unsigned>(std::min(s, 1e6) + 0.999);
-  }
+  if (watchdog_s > 0) watchdog = static_cast<unsigned>(std::min(watchdog_s, 1e6) + 0.999);
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
-    throw Napi::Error::New(env, "no event loop");
+    ThrowNapiFailure(env, "napi_get_uv_event_loop");
 
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   node::Environment* node_env = node::GetCurrentEnvironment(isolate->GetCurrentContext());
   node::MultiIsolatePlatform* platform = node_env ? node::GetMultiIsolatePlatform(node_env) : nullptr;
   if (platform == nullptr) {
-    Napi::Error e = Napi::Error::New(env, "no Node platform to quiesce before fork()");
-    e.Value().Set("code", "ERR_SOCKETSERVER_UNSUPPORTED");
-    throw e;
+    ThrowError(env, kErrUnsupported, "no Node platform to quiesce before fork()");
   }
 
   // Step 1, strict: never fork with a worker unparked; retry instead.
@@ -359,11 +354,9 @@ Napi::Value ForkRequest(const Napi::CallbackInfo& info) {
 // parent's (no exit handlers, no destructors): it must never return into
 // the parent's code.
 Napi::Value ExitChild(const Napi::CallbackInfo& info) {
-  int status = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
+  int status = OptionalInt32(info, 0, "status", 1);
   if (!g_in_child.load()) {
-    Napi::Error e = Napi::Error::New(info.Env(), "exitChild() outside a forked child");
-    e.Value().Set("code", "ERR_SOCKETSERVER_UNSUPPORTED");
-    throw e;
+    ThrowError(info.Env(), kErrUnsupported, "exitChild() outside a forked child");
   }
   fflush(nullptr);
   _exit(status);
@@ -374,8 +367,8 @@ Napi::Value ExitChild(const Napi::CallbackInfo& info) {
 // children of node:child_process.
 Napi::Value ReapChild(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  bool blocking = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  pid_t pid = RequireInt32(info, 0, "pid");
+  bool blocking = OptionalBoolean(info, 1, "blocking", false);
   if (pid <= 0) ThrowRangeError(env, "ERR_OUT_OF_RANGE", "pid must be > 0");
   int status = 0;
   pid_t r;
@@ -426,15 +419,15 @@ class ChildWatch : public Napi::ObjectWrap<ChildWatch> {
   // look alive, or nobody would ever reap the child. The caller polls then.
   explicit ChildWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ChildWatch>(info) {
     Napi::Env env = info.Env();
-    pid_t pid = info[0].As<Napi::Number>().Int32Value();
+    pid_t pid = RequireInt32(info, 0, "pid");
+    Napi::Function callback = RequireFunction(info, 1, "callback");
     int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
     if (fd < 0) ThrowSystemError(env, errno, "pidfd_open");
     fd_.Reset(fd);
     uv_loop_t* loop = nullptr;
     napi_status loop_status = TestFaultOn(TestFault::kChildWatchLoop) ? napi_generic_failure
                                                                         : napi_get_uv_event_loop(env, &loop);
-    // N-API gives a status, not an errno: EINVAL stands for "no loop to watch on".
-    if (loop_status != napi_ok || loop == nullptr) ThrowSystemError(env, EINVAL, "napi_get_uv_event_loop");
+    if (loop_status != napi_ok || loop == nullptr) ThrowNapiFailure(env, "napi_get_uv_event_loop");
     handle_ = NewPollHandle();
     int rc = uv_poll_init(loop, handle_, fd_.Get());
     if (rc != 0) {
@@ -449,7 +442,7 @@ class ChildWatch : public Napi::ObjectWrap<ChildWatch> {
       ThrowSystemError(env, -rc, "uv_poll_start");
     }
     env_ = env;
-    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
+    callback_ = Napi::Persistent(callback);
     self_ = Napi::Persistent(info.This().As<Napi::Object>());  // alive until it fires or closes
   }
 

@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 
 #include "addon.h"
 #include "connection.h"
@@ -89,13 +88,9 @@ int64_t NowMs() {
 Napi::Function Listener::Init(Napi::Env env) {
   return DefineClass(
       env, "Listener",
-      {
-          InstanceMethod<&Listener::Fileno>("fileno"),
+      SocketMethods({
           InstanceMethod<&Listener::Bind>("bind"),
           InstanceMethod<&Listener::Listen>("listen"),
-          InstanceMethod<&Listener::SetSockOpt>("setSockOpt"),
-          InstanceMethod<&Listener::GetSockOpt>("getSockOpt"),
-          InstanceMethod<&Listener::GetSockName>("getSockName"),
           InstanceMethod<&Listener::Configure>("configure"),
           InstanceMethod<&Listener::ReadyNow>("readyNow"),
           InstanceMethod<&Listener::Take>("take"),
@@ -104,20 +99,14 @@ Napi::Function Listener::Init(Napi::Env env) {
           InstanceMethod<&Listener::SendTo>("sendTo"),
           InstanceMethod<&Listener::TakeDatagram>("takeDatagram"),
           InstanceMethod<&Listener::SendToLast>("sendToLast"),
-          InstanceMethod<&Listener::Poll>("poll"),
-          InstanceMethod<&Listener::CancelPoll>("cancelPoll"),
-          InstanceMethod<&Listener::Close>("close"),
-          InstanceMethod<&Listener::Shed>("shed"),
-      });
+      }));
 }
 
 // new Listener(family, type)
-Listener::Listener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Listener>(info) {
+Listener::Listener(const Napi::CallbackInfo& info) : SocketWrap<Listener>(info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber() || !info[1].IsNumber())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "Listener(family: number, type: number)");
-  family_ = info[0].As<Napi::Number>().Int32Value();
-  type_ = info[1].As<Napi::Number>().Int32Value();
+  family_ = RequireInt32(info, 0, "family");
+  type_ = RequireInt32(info, 1, "type");
   if (family_ != AF_INET && family_ != AF_INET6 && family_ != AF_UNIX)
     ThrowRangeError(env, "ERR_SOCKETSERVER_UNSUPPORTED",
                     "unsupported address family " + std::to_string(family_));
@@ -140,13 +129,9 @@ Listener::~Listener() {
   }
 }
 
-Napi::Value Listener::Fileno(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), fd_.Get());
-}
-
 Napi::Value Listener::Bind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
+  RequireOpen(env, fd_.Get(), "bind");
   SockAddr addr = ParseAddress(env, info[0], family_);
   if (::bind(fd_.Get(), addr.Ptr(), addr.len) != 0)
     ThrowSystemError(env, errno, "bind", &addr);
@@ -155,23 +140,10 @@ Napi::Value Listener::Bind(const Napi::CallbackInfo& info) {
 
 Napi::Value Listener::Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
-  int backlog = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 5;
+  int backlog = OptionalInt32(info, 0, "backlog", 5);
+  RequireOpen(env, fd_.Get(), "listen");
   if (::listen(fd_.Get(), std::max(backlog, 0)) != 0) ThrowSystemError(env, errno, "listen");
   return env.Undefined();
-}
-
-Napi::Value Listener::SetSockOpt(const Napi::CallbackInfo& info) {
-  socketserver::SetSockOpt(info.Env(), fd_.Get(), info[0], info[1], info[2]);
-  return info.Env().Undefined();
-}
-
-Napi::Value Listener::GetSockOpt(const Napi::CallbackInfo& info) {
-  return socketserver::GetSockOpt(info.Env(), fd_.Get(), info[0], info[1]);
-}
-
-Napi::Value Listener::GetSockName(const Napi::CallbackInfo& info) {
-  return AddressToJs(info.Env(), socketserver::GetSockName(info.Env(), fd_.Get()));
 }
 
 // configure(batchLimit, packetSize): how many requests one Fill() may take
@@ -180,9 +152,9 @@ Napi::Value Listener::GetSockName(const Napi::CallbackInfo& info) {
 // recvfrom(max_packet_size) does).
 Napi::Value Listener::Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  double batch = RequireNumber(info, 0, "batchLimit");
+  double packet = RequireNumber(info, 1, "maxPacketSize");
   std::lock_guard<std::mutex> fill(fill_mu_);
-  double batch = info[0].As<Napi::Number>().DoubleValue();
-  double packet = info[1].As<Napi::Number>().DoubleValue();
   if (!(batch >= 1 && batch <= 1024))
     ThrowRangeError(env, "ERR_OUT_OF_RANGE", "batch limit must be 1-1024");
   if (!(packet >= 0 && packet <= 64 * 1024 * 1024))
@@ -308,14 +280,7 @@ size_t Listener::ShedPending() {
   // Take the reserve back; if even that fails (another thread took the
   // descriptor), the next EMFILE is reported instead of shed.
   reserve_fd_.Reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  shed_ += shed;
   return shed;
-}
-
-// shed() -> how many connections were accepted and closed for want of
-// descriptors (EMFILE/ENFILE) since the socket was made.
-Napi::Value Listener::Shed(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(shed_.load()));
 }
 
 // readyNow() -> true when a request is queued, taking one from the kernel
@@ -332,7 +297,7 @@ Napi::Value Listener::ReadyNow(const Napi::CallbackInfo& info) {
 // (datagram); throws the system error the kernel gave, or EAGAIN when there
 // is nothing to take.
 Pending Listener::PopPending(Napi::Env env) {
-  RequireOpen(env, fd_.Get());
+  RequireOpen(env, fd_.Get(), type_ == SOCK_STREAM ? "accept" : "recvfrom");
   Pending p;
   bool have = false;
   for (int attempt = 0; attempt < 2 && !have; attempt++) {
@@ -366,96 +331,6 @@ Napi::Value Listener::Take(const Napi::CallbackInfo& info) {
   return result;
 }
 
-namespace {
-// Whether two senders differ in what the host string shows: the IP address
-// (not the port, flow label or scope), or a Unix socket's whole name.
-bool SameHost(const SockAddr& a, const SockAddr& b) {
-  if (a.len != b.len || a.Family() != b.Family()) return false;
-  switch (a.Family()) {
-    case AF_INET:
-      return std::memcmp(&reinterpret_cast<const sockaddr_in*>(&a.storage)->sin_addr,
-                         &reinterpret_cast<const sockaddr_in*>(&b.storage)->sin_addr,
-                         sizeof(in_addr)) == 0;
-    case AF_INET6:
-      return std::memcmp(&reinterpret_cast<const sockaddr_in6*>(&a.storage)->sin6_addr,
-                         &reinterpret_cast<const sockaddr_in6*>(&b.storage)->sin6_addr,
-                         sizeof(in6_addr)) == 0;
-    default:
-      return std::memcmp(&a.storage, &b.storage, a.len) == 0;
-  }
-}
-}  // namespace
-
-// takeDatagram(meta: Uint32Array(4), out: { host }, pool?, offset?) ->
-// Buffer | length copied into pool at offset: the next
-// datagram, without building arrays in C++. meta gets [port, truncated,
-// flowinfo, scopeId]; out.host is set only when the sender's host differs
-// from the previous datagram's (a server mostly hears the same few hosts).
-Napi::Value Listener::TakeDatagram(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (type_ != SOCK_DGRAM || !info[0].IsTypedArray() || !info[1].IsObject())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "takeDatagram(meta: Uint32Array, out: object)");
-  auto meta = info[0].As<Napi::TypedArray>();
-  if (meta.TypedArrayType() != napi_uint32_array || meta.ElementLength() < 4)
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "meta must be a Uint32Array of 4");
-  Pending p = PopPending(env);
-  if (!SameHost(p.addr, last_from_)) {
-    Napi::Value host;
-    if (p.addr.Family() == AF_INET || p.addr.Family() == AF_INET6) {
-      host = Napi::String::New(env, p.addr.Host());
-    } else {
-      std::string path = p.addr.UnixPath();
-      host = Napi::String::New(env, path.data(), path.size());
-    }
-    info[1].As<Napi::Object>().Set("host", host);
-  }
-  last_from_ = p.addr;
-  uint32_t* m = meta.As<Napi::Uint32Array>().Data();
-  m[0] = 0;
-  m[1] = p.truncated ? 1 : 0;
-  m[2] = 0;
-  m[3] = 0;
-  if (p.addr.Family() == AF_INET || p.addr.Family() == AF_INET6) m[0] = static_cast<uint32_t>(p.addr.Port());
-  if (p.addr.Family() == AF_INET6) {
-    auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&p.addr.storage);
-    m[2] = ntohl(sin6->sin6_flowinfo);
-    m[3] = sin6->sin6_scope_id;
-  }
-  // With a pool (target: Uint8Array, offset): the payload is copied there
-  // and its length returned, when it fits; else a Buffer of its own.
-  if (info.Length() >= 4 && info[2].IsTypedArray() && info[3].IsNumber()) {
-    auto target = info[2].As<Napi::Uint8Array>();
-    int64_t offset = info[3].As<Napi::Number>().Int64Value();
-    if (offset >= 0 && static_cast<uint64_t>(offset) <= target.ByteLength() &&
-        p.data.size() <= target.ByteLength() - static_cast<size_t>(offset)) {
-      if (!p.data.empty()) std::memcpy(target.Data() + offset, p.data.data(), p.data.size());
-      return Napi::Number::New(env, static_cast<double>(p.data.size()));
-    }
-  }
-  return Napi::Buffer<uint8_t>::Copy(env, p.data.data(), p.data.size());
-}
-
-// sendToLast(data, port?, flowinfo?, scopeId?) -> bytes | null: sendTo()
-// to the host of the last datagram taken (the one out.host names), with
-// the given port (IP) or exactly that address (Unix).
-Napi::Value Listener::SendToLast(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "data must be a Buffer");
-  auto buf = info[0].As<Napi::Uint8Array>();
-  SockAddr to = last_from_;
-  if (family_ == AF_UNIX && to.len < sizeof(sa_family_t)) {
-    // An unnamed sender (''): the address sendTo('') would make.
-    to.storage.ss_family = AF_UNIX;
-    to.len = sizeof(sa_family_t);
-  }
-  if (to.Family() != family_)
-    ThrowTypeError(env, "ERR_INVALID_ARG_VALUE", "no datagram was taken to reply to");
-  if (family_ == AF_INET || family_ == AF_INET6) SetInetParts(env, &to, info[1], info[2], info[3]);
-  ssize_t n = SendNonBlocking(env, fd_.Get(), buf.Data(), buf.ByteLength(), &to);
-  return n < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(n));
-}
-
 void Listener::StartThread(Napi::Env env) {
   if (thread_.joinable()) return;
   int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -470,7 +345,7 @@ void Listener::StartThread(Napi::Env env) {
   if (st != napi_ok) {
     delete ctx;
     wake_fd_.Reset();
-    throw Napi::Error::New(env, "could not create the serve thread's ThreadSafeFunction");
+    ThrowNapiFailure(env, "napi_create_threadsafe_function");
   }
   ctx->tsfn = tsfn_;
   ctx_ = ctx;
@@ -503,31 +378,28 @@ void Listener::CleanupHook(void* arg) {
 // and reports one event: callback(kind, errno).
 Napi::Value Listener::Arm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
-  if (!info[1].IsFunction())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "arm(timeout, callback)");
+  Napi::Function callback = RequireFunction(info, 1, "callback");
   int64_t timeout_ms = -1;
-  if (info[0].IsNumber()) {
-    double s = info[0].As<Napi::Number>().DoubleValue();
+  if (!IsMissing(info, 0)) {
+    double s = RequireNumber(info, 0, "timeout");
     if (std::isnan(s)) ThrowRangeError(env, "ERR_OUT_OF_RANGE", "timeout must be a number of seconds or null");
     // Beyond ~31 years (and Infinity) is forever; the cast is only defined in range.
     timeout_ms = s <= 0 ? 0 : s >= 1e9 ? -1 : static_cast<int64_t>(std::ceil(s * 1000.0));
   }
+  RequireOpen(env, fd_.Get(), "poll");
   StartThread(env);
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Also while its last event is on the way to JS: one event per arm().
     if (armed_ || ctx_->in_flight.load()) {
-      Napi::Error e = Napi::Error::New(env, "the serve thread is already waiting");
-      e.Value().Set("code", "ERR_SOCKETSERVER_BUSY");
-      throw e;
+      ThrowError(env, kErrBusy, "the serve thread is already waiting");
     }
     armed_ = true;
     arm_timeout_ms_ = timeout_ms;
   }
   // No event is in flight while disarmed, so the thread never reads this.
   if (ctx_->callback != nullptr) napi_delete_reference(env, ctx_->callback);
-  napi_create_reference(env, info[1], 1, &ctx_->callback);
+  napi_create_reference(env, callback, 1, &ctx_->callback);
   napi_ref_threadsafe_function(env, tsfn_);
   Ring();
   return env.Undefined();
@@ -545,20 +417,14 @@ Napi::Value Listener::Wake(const Napi::CallbackInfo& info) {
 }
 
 void Listener::Ring() {
-  uint64_t one = 1;
-  ssize_t n;
-  do {
-    n = ::write(wake_fd_.Get(), &one, sizeof one);
-  } while (n < 0 && errno == EINTR);
+  const uint64_t one = 1;
+  RetryOnEintr([&] { return ::write(wake_fd_.Get(), &one, sizeof one); });
   // EAGAIN means the counter is already non-zero: the thread will look.
 }
 
 void Listener::DrainWake() {
   uint64_t count;
-  ssize_t r;
-  do {
-    r = ::read(wake_fd_.Get(), &count, sizeof count);
-  } while (r < 0 && errno == EINTR);
+  RetryOnEintr([&] { return ::read(wake_fd_.Get(), &count, sizeof count); });
   // EAGAIN: already drained. The orders are in the fields, not the count.
 }
 
@@ -702,37 +568,6 @@ void Listener::CloseNow(bool tearing_down) {
   fd_.Reset();
   wake_fd_.Reset();
   reserve_fd_.Reset();
-}
-
-// sendTo(buffer, address) -> bytes sent | null when the kernel would block.
-Napi::Value Listener::SendTo(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "data must be a Buffer");
-  auto buf = info[0].As<Napi::Uint8Array>();
-  SockAddr to = ParseAddress(env, info[1], family_);
-  ssize_t n = SendNonBlocking(env, fd_.Get(), buf.Data(), buf.ByteLength(), &to);
-  return n < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(n));
-}
-
-Napi::Value Listener::Poll(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RequireOpen(env, fd_.Get());
-  watch_.Start(env, fd_.Get(), info[0].As<Napi::Number>().Int32Value(), Value(),
-               info[1].As<Napi::Function>());
-  return env.Undefined();
-}
-
-Napi::Value Listener::CancelPoll(const Napi::CallbackInfo& info) {
-  watch_.Cancel(info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value()
-                                   : UV_READABLE | UV_WRITABLE);
-  return info.Env().Undefined();
-}
-
-Napi::Value Listener::Close(const Napi::CallbackInfo& info) {
-  watch_.WakeAll();  // explicit close: a reply waiting to be sent hears of it
-  CloseNow();
-  return info.Env().Undefined();
 }
 
 }  // namespace socketserver

@@ -22,7 +22,7 @@
 #include "address.h"
 #include "fd.h"
 #include "fork.h"
-#include "socket.h"
+#include "socket_wrap.h"
 
 namespace socketserver {
 
@@ -38,34 +38,29 @@ enum EventKind { kReady = 1, kTimeout = 2, kWoken = 3, kError = 4 };
 
 struct TsfnContext;
 
-class Listener : public Napi::ObjectWrap<Listener> {
+class Listener : public SocketWrap<Listener> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit Listener(const Napi::CallbackInfo& info);
   ~Listener() override;
 
  private:
-  Napi::Value Fileno(const Napi::CallbackInfo& info);
+  friend class SocketWrap<Listener>;  // Close() calls CloseNow()
+
   Napi::Value Bind(const Napi::CallbackInfo& info);
   Napi::Value Listen(const Napi::CallbackInfo& info);
-  Napi::Value SetSockOpt(const Napi::CallbackInfo& info);
-  Napi::Value GetSockOpt(const Napi::CallbackInfo& info);
-  Napi::Value GetSockName(const Napi::CallbackInfo& info);
   Napi::Value Configure(const Napi::CallbackInfo& info);
   Napi::Value ReadyNow(const Napi::CallbackInfo& info);
   Napi::Value Take(const Napi::CallbackInfo& info);
+  // The datagram fast path and replies (datagram.cc).
   Napi::Value TakeDatagram(const Napi::CallbackInfo& info);
+  Napi::Value SendTo(const Napi::CallbackInfo& info);
   Napi::Value SendToLast(const Napi::CallbackInfo& info);
   // Pops the next request (taking from the kernel if the queue is empty);
   // throws its error, or EAGAIN when there is none.
   Pending PopPending(Napi::Env env);
   Napi::Value Arm(const Napi::CallbackInfo& info);
   Napi::Value Wake(const Napi::CallbackInfo& info);
-  Napi::Value SendTo(const Napi::CallbackInfo& info);
-  Napi::Value Poll(const Napi::CallbackInfo& info);
-  Napi::Value CancelPoll(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
-  Napi::Value Shed(const Napi::CallbackInfo& info);
 
   void StartThread(Napi::Env env);
   void StopThread();
@@ -99,18 +94,16 @@ class Listener : public Napi::ObjectWrap<Listener> {
 
   int family_;
   int type_;
-  UniqueFd fd_;
   UniqueFd wake_fd_;
   // A descriptor held in reserve (/dev/null) for ShedPending(), as libuv
   // does: without one, a server out of descriptors cannot accept to refuse,
   // and poll() keeps reporting the same pending connection (a spin).
   UniqueFd reserve_fd_;
-  std::atomic<uint64_t> shed_{0};
-  PollWatch watch_;  // writability, for sendTo() on EAGAIN
 
-  // The sender of the last datagram takeDatagram() described by its host
-  // (the JS side caches that host string, and sendToLast() reuses this
-  // address instead of parsing the string again). Main thread only.
+  // The sender cache (datagram.cc): the sender of the last datagram
+  // takeDatagram() described by its host (the JS side caches that host
+  // string, and sendToLast() reuses this address instead of parsing the
+  // string again). Main thread only.
   SockAddr last_from_;
 
   // The serve thread takes fill_mu_ and mu_ only while it holds the fork

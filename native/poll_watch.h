@@ -1,5 +1,7 @@
-// What listening and connected sockets share: creating a descriptor, socket
-// options, names, and waiting for readiness on the main loop (PollWatch).
+// Waiting for a descriptor's readiness on the main loop: PollWatch (one per
+// socket) and the Dispatcher that runs the callbacks of the waits that fired
+// in one loop turn together; and the small helpers for libuv handles and
+// for calling JavaScript from a libuv callback that they and fork.cc share.
 #pragma once
 
 #include <napi.h>
@@ -7,28 +9,8 @@
 
 #include <vector>
 
-#include "address.h"
-#include "fd.h"
 
 namespace socketserver {
-
-// socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC). Throws a system error.
-UniqueFd CreateSocket(Napi::Env env, int family, int type);
-
-// setsockopt with an integer (or boolean) value, or a Buffer for raw bytes.
-void SetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value name,
-                Napi::Value value);
-Napi::Value GetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value name);
-SockAddr GetSockName(Napi::Env env, int fd);
-SockAddr GetPeerName(Napi::Env env, int fd);
-
-// Throws TypeError unless `fd` is a live descriptor (the socket was closed).
-void RequireOpen(Napi::Env env, int fd);
-
-// Sends from JS-owned bytes without blocking. Returns bytes sent, or -1 when
-// the kernel would block. Never raises SIGPIPE. Throws a system error.
-ssize_t SendNonBlocking(Napi::Env env, int fd, const uint8_t* data, size_t len,
-                        const SockAddr* to);
 
 // Drops a reference without throwing: node-addon-api's Reset() throws when
 // napi_delete_reference fails, which it can while an environment (a
@@ -103,6 +85,25 @@ class PollWatch {
 
   // Fires the waiters of `fired`; the caller has updated armed_ already.
   static void Fire(PollWatch* self, int fired, int status, int events);
+
+  // What the calls of one firing need, taken before the first call: a
+  // callback may start a new wait or close the socket (and so free the
+  // watch). The owner stays alive meanwhile through the handle scope.
+  struct Waiters {
+    napi_value read_cb = nullptr;
+    napi_value write_cb = nullptr;
+    napi_value owner = nullptr;  // undefined when there is none
+    napi_value argv[2] = {nullptr, nullptr};  // status, events
+  };
+  // Takes the waiters of `fired`, then lets libuv watch what is still armed
+  // (which may drop the owner reference: the handle scope holds it now).
+  Waiters TakeWaiters(napi_env env, int fired, int status, int events);
+  // Calls the reader's callback, then the writer's. A throw is reported and
+  // the next callback still runs; returns false (and calls nothing more)
+  // once the environment can no longer run JavaScript. `in_scope`: inside
+  // the Dispatcher's callback scope (a plain call), else each call is a
+  // callback of its own (napi_make_callback).
+  static bool CallWaiters(napi_env env, const Waiters& w, bool in_scope);
 
   uv_poll_t* handle_ = nullptr;
   int armed_ = 0;    // directions libuv should watch

@@ -1,8 +1,6 @@
-#include "socket.h"
+#include "poll_watch.h"
 
 #include "addon.h"
-
-#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -12,88 +10,6 @@
 #include "errors.h"
 
 namespace socketserver {
-
-UniqueFd CreateSocket(Napi::Env env, int family, int type) {
-  int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) ThrowSystemError(env, errno, "socket");
-  return UniqueFd(fd);
-}
-
-void RequireOpen(Napi::Env env, int fd) {
-  if (fd < 0) {
-    Napi::Error e = Napi::Error::New(env, "the socket is closed");
-    e.Value().Set("code", "EBADF");
-    e.Value().Set("errno", -EBADF);
-    throw e;
-  }
-}
-
-namespace {
-int IntArg(Napi::Env env, Napi::Value v, const char* what) {
-  if (!v.IsNumber())
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", std::string(what) + " must be a number");
-  return v.As<Napi::Number>().Int32Value();
-}
-}  // namespace
-
-void SetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value name,
-                Napi::Value value) {
-  RequireOpen(env, fd);
-  int lvl = IntArg(env, level, "level");
-  int opt = IntArg(env, name, "option name");
-  int rc;
-  if (value.IsBuffer()) {
-    auto b = value.As<Napi::Buffer<uint8_t>>();
-    rc = ::setsockopt(fd, lvl, opt, b.Data(), b.Length());
-  } else if (value.IsBoolean() || value.IsNumber()) {
-    int v = value.IsBoolean() ? value.As<Napi::Boolean>().Value()
-                              : value.As<Napi::Number>().Int32Value();
-    rc = ::setsockopt(fd, lvl, opt, &v, sizeof v);
-  } else {
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE",
-                   "option value must be a number, boolean or Buffer");
-  }
-  if (rc != 0) ThrowSystemError(env, errno, "setsockopt");
-}
-
-Napi::Value GetSockOpt(Napi::Env env, int fd, Napi::Value level, Napi::Value name) {
-  RequireOpen(env, fd);
-  int v = 0;
-  socklen_t len = sizeof v;
-  if (::getsockopt(fd, IntArg(env, level, "level"), IntArg(env, name, "option name"),
-                   &v, &len) != 0)
-    ThrowSystemError(env, errno, "getsockopt");
-  return Napi::Number::New(env, v);
-}
-
-SockAddr GetSockName(Napi::Env env, int fd) {
-  RequireOpen(env, fd);
-  SockAddr a;
-  a.len = sizeof a.storage;
-  if (::getsockname(fd, a.Ptr(), &a.len) != 0) ThrowSystemError(env, errno, "getsockname");
-  return a;
-}
-
-SockAddr GetPeerName(Napi::Env env, int fd) {
-  RequireOpen(env, fd);
-  SockAddr a;
-  a.len = sizeof a.storage;
-  if (::getpeername(fd, a.Ptr(), &a.len) != 0) ThrowSystemError(env, errno, "getpeername");
-  return a;
-}
-
-ssize_t SendNonBlocking(Napi::Env env, int fd, const uint8_t* data, size_t len,
-                        const SockAddr* to) {
-  RequireOpen(env, fd);
-  for (;;) {
-    ssize_t n = to ? ::sendto(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, to->Ptr(), to->len)
-                   : ::send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) return n;
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return -1;
-    ThrowSystemError(env, errno, to ? "sendto" : "send", to);
-  }
-}
 
 int PollWatch::Waiting() const { return waiting_; }
 
@@ -165,14 +81,12 @@ void PollWatch::Start(Napi::Env env, int fd, int events, Napi::Object owner,
   if (events != UV_READABLE && events != UV_WRITABLE)
     ThrowRangeError(env, "ERR_OUT_OF_RANGE", "poll events must be POLLIN or POLLOUT");
   if (waiting_ & events) {
-    Napi::Error e = Napi::Error::New(env, "a wait in that direction is already pending on this socket");
-    e.Value().Set("code", "ERR_SOCKETSERVER_BUSY");
-    throw e;
+    ThrowError(env, kErrBusy, "a wait in that direction is already pending on this socket");
   }
   if (handle_ == nullptr) {
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
-      throw Napi::Error::New(env, "no event loop");
+      ThrowNapiFailure(env, "napi_get_uv_event_loop");
     uv_poll_t* h = NewPollHandle();
     int rc = uv_poll_init_socket(loop, h, fd);
     if (rc != 0) {
@@ -237,26 +151,40 @@ void PollWatch::Close() {
   }
 }
 
+PollWatch::Waiters PollWatch::TakeWaiters(napi_env env, int fired, int status, int events) {
+  Waiters w;
+  if (fired & UV_READABLE) napi_get_reference_value(env, on_read_, &w.read_cb);
+  if (fired & UV_WRITABLE) napi_get_reference_value(env, on_write_, &w.write_cb);
+  if (!owner_.IsEmpty()) napi_get_reference_value(env, owner_, &w.owner);
+  if (w.owner == nullptr) napi_get_undefined(env, &w.owner);
+  napi_create_int32(env, status, &w.argv[0]);
+  napi_create_int32(env, events, &w.argv[1]);
+  Apply();
+  return w;
+}
+
+bool PollWatch::CallWaiters(napi_env env, const Waiters& w, bool in_scope) {
+  for (napi_value cb : {w.read_cb, w.write_cb}) {
+    if (cb == nullptr) continue;
+    if (in_scope) {
+      napi_value result;
+      if (napi_call_function(env, w.owner, cb, 2, w.argv, &result) == napi_pending_exception &&
+          !ReportThrown(env))
+        return false;
+    } else if (!CallFromLoop(env, w.owner, cb, 2, w.argv)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void PollWatch::Fire(PollWatch* self, int fired, int status, int events) {
   napi_env env = self->env_;
   fired &= self->waiting_;
   self->waiting_ &= ~fired;
-  // Take what the calls need first: a callback may start a new wait or
-  // close the socket (and so free `self`). The owner stays alive meanwhile
-  // through the handle scope.
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value read_cb = nullptr, write_cb = nullptr, owner = nullptr;
-  if (fired & UV_READABLE) napi_get_reference_value(env, self->on_read_, &read_cb);
-  if (fired & UV_WRITABLE) napi_get_reference_value(env, self->on_write_, &write_cb);
-  if (!self->owner_.IsEmpty()) napi_get_reference_value(env, self->owner_, &owner);
-  self->Apply();
-  napi_value argv[2];
-  napi_create_int32(env, status, &argv[0]);
-  napi_create_int32(env, events, &argv[1]);
-  bool alive = true;
-  if (read_cb != nullptr) alive = CallFromLoop(env, owner, read_cb, 2, argv);
-  if (write_cb != nullptr && alive) CallFromLoop(env, owner, write_cb, 2, argv);
+  CallWaiters(env, self->TakeWaiters(env, fired, status, events), /* in_scope */ false);
   napi_close_handle_scope(env, scope);
 }
 
@@ -393,23 +321,10 @@ void Dispatcher::RunQueued() {
       ok = false;
       continue;
     }
-    napi_value read_cb = nullptr, write_cb = nullptr, owner = nullptr;
-    if (fired & UV_READABLE) napi_get_reference_value(env, w->on_read_, &read_cb);
-    if (fired & UV_WRITABLE) napi_get_reference_value(env, w->on_write_, &write_cb);
-    if (!w->owner_.IsEmpty()) napi_get_reference_value(env, w->owner_, &owner);
-    if (owner == nullptr) napi_get_undefined(env, &owner);
-    napi_value argv[2];
-    napi_create_int32(env, w->queued_status_, &argv[0]);
-    napi_create_int32(env, w->queued_events_, &argv[1]);
-    w->Apply();  // may drop the owner reference; `owner` holds it for now
-    napi_value result;
-    for (napi_value cb : {read_cb, write_cb}) {
-      if (cb == nullptr || !ok) continue;
-      // A throw is reported and the next waiters are still called; only
-      // an environment that can no longer run JavaScript stops here.
-      if (napi_call_function(env, owner, cb, 2, argv, &result) == napi_pending_exception)
-        ok = ReportThrown(env);
-    }
+    // A throw is reported and the next waiters are still called; only an
+    // environment that can no longer run JavaScript stops here.
+    ok = PollWatch::CallWaiters(
+        env, w->TakeWaiters(env, fired, w->queued_status_, w->queued_events_), /* in_scope */ true);
     napi_close_handle_scope(env, inner);
   }
   running_.clear();

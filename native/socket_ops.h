@@ -1,0 +1,41 @@
+// The socket system calls the addon makes on the main thread, each checked
+// and retried on EINTR, with errors thrown as system errors (errors.h):
+// creating a descriptor, options, names, and non-blocking recv/send.
+#pragma once
+
+#include <napi.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "address.h"
+#include "fd.h"
+
+namespace socketserver {
+
+// socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC). Throws a system error.
+UniqueFd CreateSocket(Napi::Env env, int family, int type);
+
+// setSockOpt(level, name, value) and getSockOpt(level, name) of the JS
+// classes: setsockopt with an integer (or boolean) value, or a Buffer for
+// raw bytes; getsockopt of an integer. Arguments checked as errors.h says.
+void SetSockOpt(const Napi::CallbackInfo& info, int fd);
+Napi::Value GetSockOpt(const Napi::CallbackInfo& info, int fd);
+SockAddr GetSockName(Napi::Env env, int fd);
+SockAddr GetPeerName(Napi::Env env, int fd);
+
+// Throws the system error EBADF of `syscall` unless `fd` is a live
+// descriptor (the socket was closed).
+void RequireOpen(Napi::Env env, int fd, const char* syscall);
+
+// Receives into `dst` without blocking. Returns bytes received (0 at EOF),
+// or -1 when the kernel would block. Throws a system error.
+ssize_t RecvNonBlocking(Napi::Env env, int fd, uint8_t* dst, size_t len);
+
+// Sends from JS-owned bytes without blocking. Returns bytes sent, or -1 when
+// the kernel would block. Never raises SIGPIPE. Throws a system error.
+ssize_t SendNonBlocking(Napi::Env env, int fd, const uint8_t* data, size_t len,
+                        const SockAddr* to);
+
+}  // namespace socketserver
