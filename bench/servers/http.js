@@ -20,7 +20,7 @@
 // and the connection is closed.
 
 const net = require('node:net');
-const { parseArgs, socketserver, serveSocketserver, serveNet, isReset, fatal } = require('./proto-common.js');
+const { parseArgs, socketserver, serveSocketserver, serveNet, fatal, streamServerClass } = require('./proto-common.js');
 
 const NAME = 'http.js';
 const BODY = 'Hello, World!';
@@ -103,15 +103,7 @@ function runSocketserver(opts) {
     }
   }
 
-  class Server extends ThreadingTCPServer {
-    static requestQueueSize = 1024;
-    static allowReuseAddress = true;
-
-    handleError(request, clientAddress, error) {
-      if (isReset(error)) return undefined; // a client that left mid-connection
-      return super.handleError(request, clientAddress, error);
-    }
-  }
+  const Server = streamServerClass(ThreadingTCPServer);
   return serveSocketserver(NAME, new Server([opts.host, opts.port], HTTPHandler));
 }
 

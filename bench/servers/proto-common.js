@@ -110,4 +110,22 @@ function fatal(name) {
   };
 }
 
-module.exports = { parseArgs, socketserver, serveSocketserver, serveNet, serveDgram, isReset, fatal };
+/**
+ * The server class of the stream workloads, as a user of the docs would
+ * write it: a ThreadingTCPServer with a deep backlog, where a client that
+ * leaves mid-connection (wrk and redis-benchmark close with resets) is not
+ * an error worth a traceback.
+ */
+function streamServerClass(ThreadingTCPServer) {
+  return class Server extends ThreadingTCPServer {
+    static requestQueueSize = 1024;
+    static allowReuseAddress = true;
+
+    handleError(request, clientAddress, error) {
+      if (isReset(error)) return undefined;
+      return super.handleError(request, clientAddress, error);
+    }
+  };
+}
+
+module.exports = { parseArgs, socketserver, serveSocketserver, serveNet, serveDgram, isReset, fatal, streamServerClass };

@@ -25,7 +25,7 @@
 // connection is closed (as Redis does). Inline commands are not supported.
 
 const net = require('node:net');
-const { parseArgs, socketserver, serveSocketserver, serveNet, isReset, fatal } = require('./proto-common.js');
+const { parseArgs, socketserver, serveSocketserver, serveNet, fatal, streamServerClass } = require('./proto-common.js');
 
 const NAME = 'resp.js';
 const LINE_LIMIT = 64; // a `*N` or `$len` line
@@ -122,15 +122,7 @@ function runSocketserver(opts) {
     }
   }
 
-  class Server extends ThreadingTCPServer {
-    static requestQueueSize = 1024;
-    static allowReuseAddress = true;
-
-    handleError(request, clientAddress, error) {
-      if (isReset(error)) return undefined; // a client that left mid-connection
-      return super.handleError(request, clientAddress, error);
-    }
-  }
+  const Server = streamServerClass(ThreadingTCPServer);
   return serveSocketserver(NAME, new Server([opts.host, opts.port], RESPHandler));
 }
 
