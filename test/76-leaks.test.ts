@@ -63,6 +63,13 @@ describe('leaks: fds, threads, children and RSS back to a warmed-up baseline', f
         const forking = cls.startsWith('Forking');
         const n = forking ? FORK_REQUESTS : REQUESTS;
         it(`${cls}: ${n} requests leave nothing behind`, async function () {
+          // One retry, in a fresh server process: the anonymous RSS after GC
+          // also holds what glibc's malloc keeps of the load's peak, which a
+          // loaded 2-core machine pushes up now and then (js UDPServer on
+          // Node 22: +1.5 to +4.1 MiB in runs of 3 000, +5.3 once; +1.5 to
+          // +2.0 MiB after 30 000, so it does not grow with the requests). A
+          // leak fails both runs: the self-tests below are not retried.
+          this.retries(1);
           const r = await leaks.runClass({
             impl: t.name,
             cls,
