@@ -15,7 +15,7 @@
 
 const dgram = require('node:dgram');
 const fs = require('node:fs');
-const { parseArgs, socketserver, serveSocketserver, serveDgram, fatal } = require('./proto-common.js');
+const { socketserver, serveSocketserver, serveDgram, main } = require('./proto-common.js');
 
 const NAME = 'burst.js';
 
@@ -63,7 +63,4 @@ function runNet(opts) {
   serveDgram(NAME, sock, opts, printCount);
 }
 
-const opts = parseArgs(NAME, process.argv.slice(2));
-Promise.resolve()
-  .then(() => (opts.impl === 'net' ? runNet(opts) : runSocketserver(opts)))
-  .catch(fatal(NAME));
+main(NAME, runNet, runSocketserver);

@@ -18,7 +18,7 @@
 // is dropped.
 
 const dgram = require('node:dgram');
-const { parseArgs, socketserver, serveSocketserver, serveDgram, fatal } = require('./proto-common.js');
+const { socketserver, serveSocketserver, serveDgram, main } = require('./proto-common.js');
 
 const NAME = 'dns.js';
 const TTL = 300;
@@ -102,7 +102,4 @@ function runNet(opts) {
   serveDgram(NAME, sock, opts);
 }
 
-const opts = parseArgs(NAME, process.argv.slice(2));
-Promise.resolve()
-  .then(() => (opts.impl === 'net' ? runNet(opts) : runSocketserver(opts)))
-  .catch(fatal(NAME));
+main(NAME, runNet, runSocketserver);

@@ -20,7 +20,7 @@
 // and the connection is closed.
 
 const net = require('node:net');
-const { parseArgs, socketserver, serveSocketserver, serveNet, fatal, streamServerClass } = require('./proto-common.js');
+const { socketserver, serveSocketserver, serveNet, streamServerClass, main } = require('./proto-common.js');
 
 const NAME = 'http.js';
 const BODY = 'Hello, World!';
@@ -153,7 +153,4 @@ function runNet(opts) {
   serveNet(NAME, server, opts);
 }
 
-const opts = parseArgs(NAME, process.argv.slice(2));
-Promise.resolve()
-  .then(() => (opts.impl === 'net' ? runNet(opts) : runSocketserver(opts)))
-  .catch(fatal(NAME));
+main(NAME, runNet, runSocketserver);

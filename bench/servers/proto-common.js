@@ -128,4 +128,16 @@ function streamServerClass(ThreadingTCPServer) {
   };
 }
 
-module.exports = { parseArgs, socketserver, serveSocketserver, serveNet, serveDgram, isReset, fatal, streamServerClass };
+/**
+ * A protocol server's entry point: its options from the command line, then
+ * the node:net/node:dgram version (--impl net) or this package's (native,
+ * js); a failure to start is fatal.
+ */
+function main(name, runNet, runSocketserver) {
+  const opts = parseArgs(name, process.argv.slice(2));
+  Promise.resolve()
+    .then(() => (opts.impl === 'net' ? runNet(opts) : runSocketserver(opts)))
+    .catch(fatal(name));
+}
+
+module.exports = { parseArgs, socketserver, serveSocketserver, serveNet, serveDgram, isReset, fatal, streamServerClass, main };

@@ -25,7 +25,7 @@
 // connection is closed (as Redis does). Inline commands are not supported.
 
 const net = require('node:net');
-const { parseArgs, socketserver, serveSocketserver, serveNet, fatal, streamServerClass } = require('./proto-common.js');
+const { socketserver, serveSocketserver, serveNet, streamServerClass, main } = require('./proto-common.js');
 
 const NAME = 'resp.js';
 const LINE_LIMIT = 64; // a `*N` or `$len` line
@@ -183,7 +183,4 @@ function runNet(opts) {
   serveNet(NAME, server, opts);
 }
 
-const opts = parseArgs(NAME, process.argv.slice(2));
-Promise.resolve()
-  .then(() => (opts.impl === 'net' ? runNet(opts) : runSocketserver(opts)))
-  .catch(fatal(NAME));
+main(NAME, runNet, runSocketserver);
