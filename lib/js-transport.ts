@@ -272,7 +272,10 @@ class JsStream implements StreamHandle {
   }
 
   waitReadable(): Promise<void> {
-    if (this.#size > 0 || this.#eof || this.#error !== null) return Promise.resolve();
+    // Ready already: still one turn of the event loop, as the native
+    // transport's readiness wait takes; a reader that waits after 64 KiB
+    // without a wait lets other sockets and timers run that way.
+    if (this.#size > 0 || this.#eof || this.#error !== null) return new Promise((resolve) => setImmediate(resolve));
     return this.#readable.wait();
   }
 

@@ -53,6 +53,37 @@ async function waitWithTimeout(
   }
 }
 
+/**
+ * Sockets with queued output (see StreamSocket._queueSend()), flushed
+ * together from one process.nextTick() callback. A tick queued while
+ * promise continuations run is called once the microtask queue is empty:
+ * when every handler that ran in this turn is waiting for something.
+ */
+let toFlush: StreamSocket[] = [];
+let flushQueued = false;
+
+function flushAll(): void {
+  const list = toFlush;
+  toFlush = [];
+  flushQueued = false;
+  for (const sock of list) sock._flushQueued();
+}
+
+// Writes of at least this many bytes are not copied into the queue: they
+// go to the kernel at once, after what is queued.
+const QUEUE_MAX_WRITE = 16 * 1024;
+// Queued bytes beyond this are flushed at once; while the kernel has not
+// taken an earlier flush, they make the next write wait for it (the peer
+// is slow to read).
+const QUEUE_HIGH_WATER = 64 * 1024;
+// The queue's first buffer; it grows by doubling.
+const QUEUE_MIN_BUFFER = 1024;
+// Bytes received without waiting, in a row, before a read waits for the
+// event loop anyway: a peer that keeps a socket readable must not keep its
+// handler in promise continuations forever, where other sockets and
+// timers never get their turn. Node reads a socket 64 KiB per turn too.
+const MAX_READ_WITHOUT_YIELD = 64 * 1024;
+
 /** A connected stream socket: the `request` of TCP and Unix stream servers. */
 export class StreamSocket {
   #handle: StreamHandle | null;
@@ -63,6 +94,21 @@ export class StreamSocket {
    * system call for EAGAIN.
    */
   #drained = false;
+  /** Bytes received without waiting since the last wait (MAX_READ_WITHOUT_YIELD). */
+  #readBytes = 0;
+  /**
+   * Queued output (wfile.write()): `#out[0, #outBytes)`, copies, in order,
+   * not yet given to the kernel. The buffer is reused once the kernel took
+   * it all, so a steady stream of replies allocates nothing.
+   */
+  #out: Buffer | null = null;
+  #outBytes = 0;
+  /** The rest of a flush the kernel did not take at once, being sent in the background. */
+  #flushing: Promise<void> | null = null;
+  /** Why queued output could not be sent: reported by the next operation (read, write, flush). */
+  #outError: Error | null = null;
+  /** @internal The reader over this socket (rfile), whose buffered input tells _queueSend() the client pipelines. */
+  _input: { _buffered(): number } | null = null;
 
   /** @internal */
   constructor(handle: StreamHandle) {
@@ -96,17 +142,27 @@ export class StreamSocket {
   }
 
   /** Receives up to `bufsize` bytes; an empty Buffer means the peer closed. */
-  async recv(bufsize: number): Promise<Buffer> {
-    if (!Number.isInteger(bufsize) || bufsize < 0) throw outOfRange('bufsize must be an integer >= 0');
-    const deadline = this.#deadline();
-    for (;;) {
+  recv(bufsize: number): Promise<Buffer> {
+    if (!Number.isInteger(bufsize) || bufsize < 0) return Promise.reject(outOfRange('bufsize must be an integer >= 0'));
+    try {
+      // The bytes are there: no async step of its own.
       const data = this._recvNow(bufsize);
-      if (data !== null) return data;
+      if (data !== null) return Promise.resolve(data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#recvWaiting(bufsize, this.#deadline());
+  }
+
+  async #recvWaiting(bufsize: number, deadline: number | null): Promise<Buffer> {
+    for (;;) {
       try {
         await this._readable(deadline);
       } catch (error) {
         throw atCaller(error);
       }
+      const data = this._recvNow(bufsize);
+      if (data !== null) return data;
     }
   }
 
@@ -117,15 +173,25 @@ export class StreamSocket {
    */
   _recvNow(bufsize: number): Buffer | null {
     const handle = this.#open('recv');
-    if (this.#drained && this.#timeout !== 0) return null;
+    this.#takeOutError();
+    if (this.#timeout !== 0 && (this.#drained || this.#readBytes >= MAX_READ_WITHOUT_YIELD)) return null;
     const data = handle.recv(bufsize);
-    if (data !== null) this.#drained = data.length > 0 && data.length < bufsize;
+    if (data !== null) {
+      this.#drained = data.length > 0 && data.length < bufsize;
+      this.#readBytes += data.length;
+    }
     return data;
   }
 
-  /** @internal Waits until readable (by `deadline`, default: now + timeout); then `_recvNow()` tries the kernel. */
+  /**
+   * @internal Waits until readable (by `deadline`, default: now + timeout);
+   * then `_recvNow()` tries the kernel. What is queued to send goes out
+   * first: the peer may be waiting for it before it sends more.
+   */
   _readable(deadline: number | null = this.#deadline()): Promise<void> {
     this.#drained = false;
+    this.#readBytes = 0;
+    this._flushQueued();
     return this.#wait(this.#open('recv'), 'read', deadline, 'recv');
   }
 
@@ -139,9 +205,108 @@ export class StreamSocket {
     return offset;
   }
 
+  /**
+   * @internal wfile.write(): to the kernel at once, as before, unless the
+   * reader (`_input`) already holds more input: then the client pipelines,
+   * the handler is about to answer the next request, and the replies are
+   * collected (copied) and sent together, in one system call, once the
+   * input is used up, before a read waits, when 64 KiB are queued, on
+   * flush(), or once this turn's promise continuations have run, whichever
+   * comes first. Returns a promise only when the write must wait (for the
+   * kernel to take earlier output, or a large write it did not take at
+   * once). Throws the error of earlier queued output.
+   */
+  _queueSend(bytes: Uint8Array): Promise<void> | undefined {
+    this.#takeOutError();
+    this.#open('send');
+    const more = this._input !== null && this._input._buffered() > 0;
+    const queued = this.#outBytes > 0 || this.#flushing !== null;
+    if (!queued && (!more || bytes.length >= QUEUE_MAX_WRITE)) {
+      const sent = this._sendNow(bytes, 0);
+      return sent < bytes.length ? this._sendAllFrom(bytes, sent) : undefined;
+    }
+    if (this.#flushing !== null && (this.#outBytes >= QUEUE_HIGH_WATER || bytes.length >= QUEUE_MAX_WRITE)) {
+      return this.#flushing.then(() => this._queueSend(bytes));
+    }
+    if (this.#outBytes === 0 && this.#flushing === null) {
+      toFlush.push(this);
+      if (!flushQueued) {
+        flushQueued = true;
+        process.nextTick(flushAll);
+      }
+    }
+    // A copy: the caller may reuse its buffer once the write resolved.
+    const need = this.#outBytes + bytes.length;
+    let out = this.#out;
+    if (out === null || out.length < need) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(need, 2 * (out?.length ?? 0), QUEUE_MIN_BUFFER));
+      if (out !== null) out.copy(grown, 0, 0, this.#outBytes);
+      out = this.#out = grown;
+    }
+    out.set(bytes, this.#outBytes);
+    this.#outBytes = need;
+    if (!more || need >= QUEUE_HIGH_WATER) {
+      this._flushQueued();
+      this.#takeOutError();  // this write's own send failed: it rejects, as an unqueued one would
+    }
+    return undefined;
+  }
+
+  /**
+   * @internal Gives what is queued to the kernel: what it takes now, the
+   * rest in the background (a later write or flush waits for that). An
+   * error is kept for the next write or flush.
+   */
+  _flushQueued(): void {
+    if (this.#outBytes === 0 || this.#flushing !== null || this.#handle === null) return;
+    const data = (this.#out as Buffer).subarray(0, this.#outBytes);
+    this.#outBytes = 0;
+    let sent: number;
+    try {
+      sent = this._sendNow(data, 0);
+    } catch (error) {
+      this.#outError = error as Error;
+      return;
+    }
+    if (sent === data.length) return;
+    // The rest is sent from this buffer in the background: later writes get a new one.
+    this.#out = null;
+    this.#flushing = this._sendAllFrom(data, sent).then(
+      () => {
+        this.#flushing = null;
+        this._flushQueued();
+      },
+      (error: Error) => {
+        this.#flushing = null;
+        this.#outError = error;
+        // What was queued behind it cannot follow bytes that were lost.
+        this.#outBytes = 0;
+      },
+    );
+  }
+
+  /** @internal Flushes what is queued and waits until the kernel took all of it. */
+  async _flushAll(): Promise<void> {
+    this._flushQueued();
+    while (this.#flushing !== null) {
+      await this.#flushing;
+      this._flushQueued();
+    }
+    this.#takeOutError();
+  }
+
+  /** Throws (once) the error of queued output that could not be sent. */
+  #takeOutError(): void {
+    const error = this.#outError;
+    if (error === null) return;
+    this.#outError = null;
+    throw atCaller(error);
+  }
+
   /** Sends what the kernel takes now (waiting until it takes something); returns the count. */
   async send(data: Uint8Array | string): Promise<number> {
     const bytes = toBytes(data);
+    if (this.#outBytes > 0 || this.#flushing !== null) await this._flushAll();
     const deadline = this.#deadline();
     for (;;) {
       const handle = this.#open('send');
@@ -158,7 +323,11 @@ export class StreamSocket {
   /** Sends all of `data`; `timeout` bounds the whole call, as in Python 3.5+. */
   sendAll(data: Uint8Array | string): Promise<void> {
     try {
-      return this._sendAllFrom(toBytes(data), 0);
+      const bytes = toBytes(data);
+      if (this.#outBytes > 0 || this.#flushing !== null) return this._flushAll().then(() => this._sendAllFrom(bytes, 0));
+      // What the kernel takes at once costs no async step.
+      const sent = this._sendNow(bytes, 0);
+      return sent < bytes.length ? this._sendAllFrom(bytes, sent) : Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
     }
@@ -182,14 +351,29 @@ export class StreamSocket {
     }
   }
 
-  /** `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`. */
-  shutdown(how: number): void { this.#open('shutdown').shutdown(how); }
+  /**
+   * `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`. What is queued to send goes first,
+   * as far as the kernel takes it now: `await wfile.flush()` before it when
+   * a pipelining client may not be reading (finish() does).
+   */
+  shutdown(how: number): void {
+    const handle = this.#open('shutdown');
+    this._flushQueued();
+    handle.shutdown(how);
+  }
 
-  /** Closes the socket; harmless when already closed. */
+  /**
+   * Closes the socket; harmless when already closed. What is queued to
+   * send is given to the kernel first, as far as it takes it now (finish()
+   * has flushed wfile before a server closes a request).
+   */
   close(): void {
     const handle = this.#handle;
     if (handle === null) return;
+    this._flushQueued();
     this.#handle = null;
+    this.#out = null;
+    this.#outBytes = 0;
     handle.close();  // wakes pending waits; their loops then report EBADF
   }
 

@@ -18,18 +18,23 @@ const NEWLINE = 0x0a;
 /**
  * Reads lines and bytes from a connected socket. Methods resolve at EOF with what there was.
  *
- * What is buffered is `#buf` (the head: usually the one recv() that holds
- * the whole next line, handed out as views without a copy) followed by
- * `#acc[0, #accLen)`, where the reads that arrive while the head has no
+ * What is buffered is `#buf[#pos, end)` (the head: usually the one recv()
+ * that holds the next lines, handed out as views without a copy) followed
+ * by `#acc[0, #accLen)`, where the reads that arrive while the head has no
  * end of line yet are appended. `#acc` grows by doubling, and a newline is
  * searched only in what just arrived, so a line of n bytes costs O(n)
  * however many reads it spans, not one copy of everything so far per read
  * (16 MiB in 8 KiB reads was 12 s of the JavaScript thread that way).
+ *
+ * When the head already holds the answer, readline(), read(n) and the
+ * iterator return a resolved promise without an async frame of their own:
+ * one view and one awaited step (the caller's) per line.
  */
 export class SocketReader implements AsyncIterable<Buffer> {
   #sock: StreamSocket;
   #bufsize: number;
   #buf: Buffer = EMPTY;
+  #pos = 0;
   #acc: Buffer | null = null;
   #accLen = 0;
   #eof = false;
@@ -39,11 +44,20 @@ export class SocketReader implements AsyncIterable<Buffer> {
   constructor(sock: StreamSocket, bufsize = -1) {
     this.#sock = sock;
     this.#bufsize = bufsize < 0 ? DEFAULT_BUFFER_SIZE : bufsize;
+    sock._input = this;
   }
 
   get closed(): boolean { return this.#closed; }
   fileno(): number { return this.#sock.fileno(); }
-  close(): void { this.#closed = true; }
+  close(): void {
+    this.#closed = true;
+    if (this.#sock._input === this) this.#sock._input = null;
+  }
+
+  /** @internal Bytes read from the socket and not yet handed out. */
+  _buffered(): number {
+    return this.#size;
+  }
 
   #check(): void {
     if (this.#closed) throw closedError('I/O operation on closed file');
@@ -51,7 +65,7 @@ export class SocketReader implements AsyncIterable<Buffer> {
 
   /** Bytes buffered. */
   get #size(): number {
-    return this.#buf.length + this.#accLen;
+    return this.#buf.length - this.#pos + this.#accLen;
   }
 
   /** Receives once, at most `want` bytes when unbuffered. Returns false at EOF. */
@@ -81,8 +95,10 @@ export class SocketReader implements AsyncIterable<Buffer> {
       this.#eof = true;
       return false;
     }
-    if (this.#buf.length === 0 && this.#accLen === 0) this.#buf = data;
-    else this.#append(data);
+    if (this.#size === 0) {
+      this.#buf = data;
+      this.#pos = 0;
+    } else this.#append(data);
     return true;
   }
 
@@ -99,12 +115,14 @@ export class SocketReader implements AsyncIterable<Buffer> {
     this.#accLen = need;
   }
 
-  /** The index of the first '\n' at or after `from` in what is buffered, or -1. */
+  /** The index (from the first byte buffered) of the first '\n' at or after `from`, or -1. */
   #indexOfNewline(from: number): number {
-    const head = this.#buf.length;
+    const pos = this.#pos;
+    const head = this.#buf.length - pos;
     if (from < head) {
-      const nl = this.#buf.indexOf(NEWLINE, from);
-      if (nl >= 0 || this.#accLen === 0) return nl;
+      const nl = this.#buf.indexOf(NEWLINE, pos + from);
+      if (nl >= 0) return nl - pos;
+      if (this.#accLen === 0) return -1;
       from = head;
     }
     if (this.#accLen === 0) return -1;
@@ -115,36 +133,70 @@ export class SocketReader implements AsyncIterable<Buffer> {
   /** Takes the first `n` bytes buffered (n at most #size). */
   #take(n: number): Buffer {
     const buf = this.#buf;
-    if (n < buf.length || (n === buf.length && this.#accLen === 0)) {
-      if (n === buf.length) {
-        // All of it (the usual case: one line per read): no views to make.
-        this.#buf = EMPTY;
-        return buf;
-      }
-      this.#buf = buf.subarray(n);
-      return buf.subarray(0, n);
+    const pos = this.#pos;
+    const head = buf.length - pos;
+    if (n <= head) {
+      const out = pos === 0 && n === buf.length ? buf : buf.subarray(pos, pos + n);
+      if (n < head) this.#pos = pos + n;
+      else this.#headFromAcc(0);
+      return out;
     }
     // Into the appended bytes: one copy at most. #acc is let go, so the
     // views handed out (the line, the rest as the new head) are never
     // written again; later reads append to a fresh one.
     const acc = this.#acc as Buffer;
-    const fromAcc = n - buf.length;
+    const fromAcc = n - head;
     let out: Buffer;
-    if (fromAcc === 0) out = buf;
-    else if (buf.length === 0) out = acc.subarray(0, fromAcc);
+    if (head === 0) out = acc.subarray(0, fromAcc);
     else {
       out = Buffer.allocUnsafe(n);
-      buf.copy(out, 0);
-      acc.copy(out, buf.length, 0, fromAcc);
+      buf.copy(out, 0, pos);
+      acc.copy(out, head, 0, fromAcc);
     }
-    this.#buf = fromAcc < this.#accLen ? acc.subarray(fromAcc, this.#accLen) : EMPTY;
+    this.#headFromAcc(fromAcc);
+    return out;
+  }
+
+  /** The head is used up: what was appended from `from` on becomes the head. */
+  #headFromAcc(from: number): void {
+    if (from < this.#accLen) {
+      this.#buf = (this.#acc as Buffer).subarray(0, this.#accLen);
+      this.#pos = from;
+    } else {
+      this.#buf = EMPTY;
+      this.#pos = 0;
+    }
     this.#acc = null;
     this.#accLen = 0;
+  }
+
+  /** The next line when the head holds all of it (within `limit`), else null; the fast path. */
+  #lineNow(limit: number): Buffer | null {
+    if (this.#closed) return null;
+    const buf = this.#buf;
+    const pos = this.#pos;
+    const nl = buf.indexOf(NEWLINE, pos);
+    if (nl < 0 || (limit >= 0 && nl - pos >= limit)) return null;
+    const end = nl + 1;
+    if (end < buf.length) {
+      this.#pos = end;
+      return buf.subarray(pos, end);
+    }
+    const out = pos === 0 ? buf : buf.subarray(pos, end);
+    this.#headFromAcc(0);
     return out;
   }
 
   /** `n` bytes (fewer only at EOF); without `n` (or negative), everything to EOF. */
-  async read(n = -1): Promise<Buffer> {
+  read(n = -1): Promise<Buffer> {
+    // The head holds them: no async step of its own.
+    if (!this.#closed && Number.isInteger(n) && n >= 0 && n <= this.#buf.length - this.#pos) {
+      return Promise.resolve(this.#take(n));
+    }
+    return this.#read(n);
+  }
+
+  async #read(n: number): Promise<Buffer> {
     this.#check();
     if (n === null || n === undefined || n < 0) {
       while (await this.#fill(this.#bufsize === 0 ? 65536 : this.#bufsize)) { /* to EOF */ }
@@ -156,7 +208,12 @@ export class SocketReader implements AsyncIterable<Buffer> {
   }
 
   /** Through the next '\n' inclusive, or to EOF; at most `limit` bytes when limit >= 0. */
-  async readline(limit = -1): Promise<Buffer> {
+  readline(limit = -1): Promise<Buffer> {
+    const line = this.#lineNow(limit);
+    return line !== null ? Promise.resolve(line) : this.#readline(limit);
+  }
+
+  async #readline(limit: number): Promise<Buffer> {
     this.#check();
     // Bytes already searched: only what arrives after them is searched again.
     let scanned = 0;
@@ -194,22 +251,27 @@ export class SocketReader implements AsyncIterable<Buffer> {
   /**
    * `for await (const line of rfile)`: the lines up to EOF. A plain
    * iterator over readline() rather than an async generator, whose every
-   * `yield` costs an extra awaited step.
+   * `yield` costs an extra awaited step; a line the head holds costs none
+   * of its own.
    */
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
     let done = false;
     const finished: IteratorResult<Buffer> = { done: true, value: undefined };
+    const result = (line: Buffer): IteratorResult<Buffer> => {
+      if (line.length > 0) return { done: false, value: line };
+      done = true;
+      return finished;
+    };
     return {
-      next: async (): Promise<IteratorResult<Buffer>> => {
-        if (done) return finished;
-        const line = await this.readline();
-        if (line.length > 0) return { done: false, value: line };
-        done = true;
-        return finished;
+      next: (): Promise<IteratorResult<Buffer>> => {
+        if (done) return Promise.resolve(finished);
+        const line = this.#lineNow(-1);
+        if (line !== null) return Promise.resolve({ done: false, value: line });
+        return this.#readline(-1).then(result);
       },
-      return: async (): Promise<IteratorResult<Buffer>> => {
+      return: (): Promise<IteratorResult<Buffer>> => {
         done = true;
-        return finished;
+        return Promise.resolve(finished);
       },
     };
   }
@@ -225,7 +287,16 @@ export interface Writer {
   fileno(): number;
 }
 
-/** Unbuffered: `write()` sends everything before it resolves. */
+/**
+ * Unbuffered: `write()` gives everything to the socket before it resolves:
+ * to the kernel at once, unless rfile already holds the client's next
+ * request (a pipelining client). Then the replies are collected and sent
+ * together once that input is used up (or before a read waits, on
+ * `flush()`, at 64 KiB, or once this turn's promise continuations have
+ * run): one system call for a batch of pipelined requests, not one per
+ * reply. An error of such a send is reported by the next operation on the
+ * socket (finish() flushes).
+ */
 export class SocketWriter implements Writer {
   #sock: StreamSocket;
   #closed = false;
@@ -237,16 +308,23 @@ export class SocketWriter implements Writer {
   get closed(): boolean { return this.#closed; }
   fileno(): number { return this.#sock.fileno(); }
 
-  async write(data: Uint8Array | string): Promise<number> {
-    if (this.#closed) throw closedError('write to closed file');
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    // Whatever the kernel takes at once is sent without an awaited step.
-    const sent = this.#sock._sendNow(bytes, 0);
-    if (sent < bytes.length) await this.#sock._sendAllFrom(bytes, sent);
-    return bytes.length;
+  write(data: Uint8Array | string): Promise<number> {
+    try {
+      if (this.#closed) throw closedError('write to closed file');
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      if (!(bytes instanceof Uint8Array)) throw invalidArgType('data must be a Buffer, Uint8Array or string');
+      const waiting = this.#sock._queueSend(bytes);
+      return waiting === undefined ? Promise.resolve(bytes.length) : waiting.then(() => bytes.length);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  async flush(): Promise<void> { /* nothing is held back */ }
+  /** Sends what is queued; resolves once the kernel took it (rejects with an earlier write's error). */
+  flush(): Promise<void> {
+    return this.#sock._flushAll();
+  }
+
   close(): void { this.#closed = true; }
 }
 
@@ -280,8 +358,7 @@ export class BufferedSocketWriter implements Writer {
     const data = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks, this.#size);
     this.#chunks = [];
     this.#size = 0;
-    const sent = this.#sock._sendNow(data, 0);
-    if (sent < data.length) await this.#sock._sendAllFrom(data, sent);
+    await this.#sock.sendAll(data);
   }
 
   /** Flushes what is held, then closes (the socket stays open). */
