@@ -14,6 +14,8 @@
 //   resp   Redis `SET key value` commands (multibulk: 7 lines each), each
 //          read with readline() for `*N`/`$len` and read(len + 2) for the
 //          arguments, answered with one `await wfile.write('+OK\r\n')`.
+//   lines-try, resp-try   the same, each read written
+//          `rfile.tryReadline() ?? (await rfile.readline())` (and tryRead()).
 // Figures: server CPU µs per line (lines, echo) or per command (resp),
 // the median of the rounds.
 'use strict';
@@ -26,7 +28,7 @@ const { values: opts } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
     count: { type: 'string', default: '200000' },
-    only: { type: 'string', default: 'lines,echo,resp' },
+    only: { type: 'string', default: 'lines,lines-try,echo,resp,resp-try' },
     impl: { type: 'string', default: 'native,js,net' },
   },
 });
@@ -42,7 +44,7 @@ const DONE = Buffer.from('done\n');
 
 /** What the client sends, and how many bytes it waits for back. */
 function workload(name) {
-  if (name === 'resp') {
+  if (name.startsWith('resp')) {
     const cmd = Buffer.from('*3\r\n$3\r\nSET\r\n$8\r\nkey:0001\r\n$5\r\nvalue\r\n');
     return { payload: Buffer.concat(Array(COUNT).fill(cmd)), expect: COUNT * OK.length };
   }
@@ -89,7 +91,15 @@ function handlerClass(ss, name, result) {
       const first = await this.rfile.read(1);
       const start = process.cpuUsage();
       let n = 0;
-      if (name === 'lines') {
+      const rf = this.rfile;
+      if (name === 'lines-try') {
+        n = 0;
+        for (;;) {
+          const line = rf.tryReadline() ?? (await rf.readline());
+          if (line.length === 0 || ++n === COUNT) break;
+        }
+        await this.wfile.write(DONE);
+      } else if (name === 'lines') {
         await this.rfile.readline();
         n = 1;
         while ((await this.rfile.readline()).length > 0) if (++n === COUNT) break;
@@ -103,6 +113,21 @@ function handlerClass(ss, name, result) {
           if (line.length === 0) break;
           await this.wfile.write(line);
           if (++n === COUNT) break;
+        }
+      } else if (name === 'resp-try') {
+        let line = Buffer.concat([first, await this.rfile.readline()]);
+        for (;;) {
+          const argc = header(line, 0x2a);
+          if (argc === null) throw new Error(`bad command header ${line}`);
+          for (let i = 0; i < argc; i++) {
+            const len = header(rf.tryReadline() ?? (await rf.readline()), 0x24);
+            const arg = rf.tryRead(len + 2) ?? (await rf.read(len + 2));
+            if (arg.length !== len + 2) throw new Error('short argument');
+          }
+          await this.wfile.write(OK);
+          if (++n === COUNT) break;
+          line = rf.tryReadline() ?? (await rf.readline());
+          if (line.length === 0) break;
         }
       } else {
         let line = Buffer.concat([first, await this.rfile.readline()]);
@@ -157,7 +182,7 @@ async function onceNet(name) {
       const out = [];
       let pos = 0;
       for (;;) {
-        if (name === 'resp') {
+        if (name.startsWith('resp')) {
           // One whole command, or wait for more.
           let p = pos;
           let eol = buf.indexOf(0x0a, p);
@@ -185,7 +210,7 @@ async function onceNet(name) {
         }
       }
       if (pos < buf.length) pending = buf.subarray(pos);
-      if (name === 'lines') {
+      if (name.startsWith('lines')) {
         if (n === COUNT) sock.write(DONE);
       } else if (out.length) sock.write(Buffer.concat(out));
       if (n === COUNT && used === null) used = process.cpuUsage(start);

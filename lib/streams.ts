@@ -39,6 +39,8 @@ export class SocketReader implements AsyncIterable<Buffer> {
   #accLen = 0;
   #eof = false;
   #closed = false;
+  /** How much of what is buffered is known to hold no '\n' (tryReadline()); 0 once anything is taken. */
+  #scanned = 0;
 
   /** `bufsize`: bytes per recv; -1 picks the default (8192); 0 is unbuffered. */
   constructor(sock: StreamSocket, bufsize = -1) {
@@ -68,23 +70,10 @@ export class SocketReader implements AsyncIterable<Buffer> {
     return this.#buf.length - this.#pos + this.#accLen;
   }
 
-  /** Receives once, at most `want` bytes when unbuffered. Returns false at EOF. */
-  async #fill(want: number): Promise<boolean> {
-    for (;;) {
-      const got = this.#fillNow(want);
-      if (got !== null) return got;
-      try {
-        await this.#sock._readable();
-      } catch (error) {
-        throw atCaller(error);
-      }
-    }
-  }
-
   /**
-   * #fill() without waiting: true when bytes were added, false at EOF, null
-   * when the socket must become readable first. readline() uses it inline,
-   * so that a line costs one awaited step, not three nested ones.
+   * Receives once without waiting (at most `want` bytes when unbuffered):
+   * true when bytes were added, false at EOF, null when the socket must
+   * become readable first.
    */
   #fillNow(want: number): boolean | null {
     if (this.#eof) return false;
@@ -132,6 +121,7 @@ export class SocketReader implements AsyncIterable<Buffer> {
 
   /** Takes the first `n` bytes buffered (n at most #size). */
   #take(n: number): Buffer {
+    this.#scanned = 0;
     const buf = this.#buf;
     const pos = this.#pos;
     const head = buf.length - pos;
@@ -178,6 +168,7 @@ export class SocketReader implements AsyncIterable<Buffer> {
     const nl = buf.indexOf(NEWLINE, pos);
     if (nl < 0 || (limit >= 0 && nl - pos >= limit)) return null;
     const end = nl + 1;
+    this.#scanned = 0;
     if (end < buf.length) {
       this.#pos = end;
       return buf.subarray(pos, end);
@@ -197,14 +188,15 @@ export class SocketReader implements AsyncIterable<Buffer> {
   }
 
   async #read(n: number): Promise<Buffer> {
-    this.#check();
-    if (n === null || n === undefined || n < 0) {
-      while (await this.#fill(this.#bufsize === 0 ? 65536 : this.#bufsize)) { /* to EOF */ }
-      return this.#take(this.#size);
+    for (;;) {
+      const data = this.tryRead(n);
+      if (data !== null) return data;
+      try {
+        await this.#sock._readable();
+      } catch (error) {
+        throw atCaller(error);
+      }
     }
-    if (!Number.isInteger(n)) throw invalidArgType('read(n): n must be an integer');
-    while (this.#size < n && (await this.#fill(n - this.#size))) { /* more */ }
-    return this.#take(Math.min(n, this.#size));
   }
 
   /** Through the next '\n' inclusive, or to EOF; at most `limit` bytes when limit >= 0. */
@@ -214,25 +206,59 @@ export class SocketReader implements AsyncIterable<Buffer> {
   }
 
   async #readline(limit: number): Promise<Buffer> {
-    this.#check();
-    // Bytes already searched: only what arrives after them is searched again.
-    let scanned = 0;
     for (;;) {
-      const nl = this.#indexOfNewline(scanned);
+      const line = this.tryReadline(limit);
+      if (line !== null) return line;
+      try {
+        await this.#sock._readable();
+      } catch (error) {
+        throw atCaller(error);
+      }
+    }
+  }
+
+  /**
+   * What `readline(limit)` would resolve with, when that needs no wait: the
+   * line is buffered, or the kernel has it now (a non-blocking recv), or
+   * the stream is at EOF. Otherwise `null`, having consumed nothing, as
+   * Python's non-blocking `readline()` returns `None`. For parsing what a
+   * pipelining client sent without an awaited step per line:
+   * `const line = rfile.tryReadline(limit) ?? (await rfile.readline(limit))`.
+   * Throws what readline() would reject with.
+   */
+  tryReadline(limit = -1): Buffer | null {
+    const line = this.#lineNow(limit);
+    if (line !== null) return line;
+    this.#check();
+    for (;;) {
+      // Bytes searched already (#scanned): only what arrives after them is searched again.
+      const nl = this.#indexOfNewline(this.#scanned);
       if (nl >= 0 && (limit < 0 || nl < limit)) return this.#take(nl + 1);
       const size = this.#size;
       if (limit >= 0 && size >= limit) return this.#take(limit);
-      scanned = size;
+      this.#scanned = size;
       // Unbuffered: one byte at a time, so nothing past the line is consumed.
       const got = this.#fillNow(this.#bufsize === 0 ? 1 : this.#bufsize);
-      if (got === null) {
-        try {
-          await this.#sock._readable();
-        } catch (error) {
-          throw atCaller(error);
-        }
-      } else if (!got) return this.#take(this.#size);
+      if (got === null) return null;
+      if (!got) return this.#take(size);
     }
+  }
+
+  /**
+   * What `read(n)` would resolve with, when that needs no wait (the bytes
+   * are buffered or the kernel has them now, or EOF came); otherwise
+   * `null`, having consumed nothing. Without `n`, only at EOF.
+   */
+  tryRead(n = -1): Buffer | null {
+    this.#check();
+    const toEof = n === null || n === undefined || n < 0;
+    if (!toEof && !Number.isInteger(n)) throw invalidArgType('read(n): n must be an integer');
+    while (toEof || this.#size < n) {
+      const got = this.#fillNow(toEof ? (this.#bufsize === 0 ? 65536 : this.#bufsize) : n - this.#size);
+      if (got === null) return null;
+      if (!got) break;
+    }
+    return this.#take(toEof ? this.#size : Math.min(n, this.#size));
   }
 
   /** Every remaining line; stops once `hint` bytes (when > 0) have been read. */

@@ -154,6 +154,47 @@ for (const { name, ss } of transports) {
       expect(seen).to.deep.equal(['a\n', 'bcd', 'ef', 'g\n', '', 'it:h\n', 'it:i\n', 'it:tail', 'eof:0:0:0', 'recv:0']);
     });
 
+    it('tryReadline() and tryRead(): what readline()/read() would give when that needs no wait, else null and nothing consumed', async () => {
+      const seen: unknown[] = [];
+      const sent = deferred();
+      class H extends ss.StreamRequestHandler {
+        override async handle(): Promise<void> {
+          const rf = this.rfile;
+          seen.push((await rf.readline()).toString()); // 'a\n': the rest of the first write is buffered now
+          seen.push(rf.tryReadline()?.toString()); // 'b\n'
+          seen.push(rf.tryRead(2)?.toString()); // 'cd'
+          seen.push(rf.tryReadline(3)?.toString()); // 'efg' (limit)
+          seen.push(rf.tryReadline()?.toString()); // '\n'
+          seen.push(rf.tryReadline()); // 'h' has no end of line yet: null
+          seen.push(rf.tryRead(5)); // only 'h' is there: null
+          sent.resolve();
+          seen.push((await rf.readline()).toString()); // 'hij\n': the 'h' was not consumed
+          seen.push((rf.tryRead(3) ?? (await rf.read(3))).toString()); // 'klm'
+          seen.push((rf.tryReadline() ?? (await rf.readline())).toString()); // 'end' then EOF
+          seen.push(rf.tryReadline()?.length, rf.tryRead()?.length, rf.tryRead(4)?.length); // at EOF: empty, not null
+          rf.close();
+          try {
+            rf.tryReadline();
+          } catch (error) {
+            seen.push((error as SysErr).code);
+          }
+        }
+      }
+      const srv = serve(ss, H);
+      try {
+        const c = await connect(srv.target);
+        const all = readToEnd(c);
+        c.write('a\nb\ncdefg\nh');
+        await withTimeout(sent.promise, 5000, 'the handler to try');
+        c.end('ij\nklmend');
+        await all;
+      } finally {
+        await srv.stop();
+      }
+      expect(srv.errors).to.deep.equal([]);
+      expect(seen).to.deep.equal(['a\n', 'b\n', 'cd', 'efg', '\n', null, null, 'hij\n', 'klm', 'end', 0, 0, 0, 'ERR_SOCKETSERVER_CLOSED']);
+    });
+
     it('a read that must wait sends the queued replies first, and times out as before (ETIMEDOUT, coded)', async () => {
       let timedOut: unknown = null;
       class H extends ss.StreamRequestHandler {
