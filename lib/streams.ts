@@ -184,13 +184,14 @@ export class SocketReader implements AsyncIterable<Buffer> {
     if (!this.#closed && Number.isInteger(n) && n >= 0 && n <= this.#buf.length - this.#pos) {
       return Promise.resolve(this.#take(n));
     }
-    return this.#read(n);
+    return this.#until(() => this.tryRead(n));
   }
 
-  async #read(n: number): Promise<Buffer> {
+  /** Tries `attempt` until it gives something, waiting for the socket between tries. */
+  async #until(attempt: () => Buffer | null): Promise<Buffer> {
     for (;;) {
-      const data = this.tryRead(n);
-      if (data !== null) return data;
+      const got = attempt();
+      if (got !== null) return got;
       try {
         await this.#sock._readable();
       } catch (error) {
@@ -202,19 +203,7 @@ export class SocketReader implements AsyncIterable<Buffer> {
   /** Through the next '\n' inclusive, or to EOF; at most `limit` bytes when limit >= 0. */
   readline(limit = -1): Promise<Buffer> {
     const line = this.#lineNow(limit);
-    return line !== null ? Promise.resolve(line) : this.#readline(limit);
-  }
-
-  async #readline(limit: number): Promise<Buffer> {
-    for (;;) {
-      const line = this.tryReadline(limit);
-      if (line !== null) return line;
-      try {
-        await this.#sock._readable();
-      } catch (error) {
-        throw atCaller(error);
-      }
-    }
+    return line !== null ? Promise.resolve(line) : this.#until(() => this.tryReadline(limit));
   }
 
   /**
@@ -293,7 +282,7 @@ export class SocketReader implements AsyncIterable<Buffer> {
         if (done) return Promise.resolve(finished);
         const line = this.#lineNow(-1);
         if (line !== null) return Promise.resolve({ done: false, value: line });
-        return this.#readline(-1).then(result);
+        return this.#until(() => this.tryReadline()).then(result);
       },
       return: (): Promise<IteratorResult<Buffer>> => {
         done = true;
