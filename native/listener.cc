@@ -99,6 +99,7 @@ Napi::Function Listener::Init(Napi::Env env) {
           InstanceMethod<&Listener::SendTo>("sendTo"),
           InstanceMethod<&Listener::TakeDatagram>("takeDatagram"),
           InstanceMethod<&Listener::SendToLast>("sendToLast"),
+          InstanceMethod<&Listener::DroppedDatagrams>("droppedDatagrams"),
       }));
 }
 
@@ -146,22 +147,38 @@ Napi::Value Listener::Listen(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// configure(batchLimit, packetSize): how many requests one Fill() may take
-// (1 for a synchronous stream server: the kernel's backlog is the queue),
-// and the largest datagram kept (larger ones are truncated, as Python's
-// recvfrom(max_packet_size) does).
+// configure(batchLimit, maxPacketSize, maxQueuedDatagrams, maxQueuedBytes):
+// how many requests one Fill() may take (1 for a synchronous stream server:
+// the kernel's backlog is the queue), the largest datagram kept (larger ones
+// are truncated, as Python's recvfrom(max_packet_size) does), and the
+// bounds of the datagram queue (stream sockets ignore them).
 Napi::Value Listener::Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   double batch = RequireNumber(info, 0, "batchLimit");
   double packet = RequireNumber(info, 1, "maxPacketSize");
+  double datagrams = RequireNumber(info, 2, "maxQueuedDatagrams");
+  double bytes = RequireNumber(info, 3, "maxQueuedBytes");
   std::lock_guard<std::mutex> fill(fill_mu_);
   if (!(batch >= 1 && batch <= 1024))
     ThrowRangeError(env, "ERR_OUT_OF_RANGE", "batch limit must be 1-1024");
   if (!(packet >= 0 && packet <= 64 * 1024 * 1024))
     ThrowRangeError(env, "ERR_OUT_OF_RANGE", "maxPacketSize must be 0-67108864");
+  if (!(datagrams >= 1 && datagrams <= 1024 * 1024))
+    ThrowRangeError(env, "ERR_OUT_OF_RANGE", "maxQueuedDatagrams must be 1-1048576");
+  if (!(bytes >= 0 && bytes <= 1024 * 1024 * 1024))
+    ThrowRangeError(env, "ERR_OUT_OF_RANGE", "maxQueuedBytes must be 0-1073741824");
   batch_limit_ = static_cast<size_t>(batch);
   packet_size_ = static_cast<size_t>(packet);
+  max_queued_ = static_cast<size_t>(datagrams);
+  max_queued_bytes_ = static_cast<size_t>(bytes);
   return env.Undefined();
+}
+
+// droppedDatagrams() -> how many datagrams were read and dropped because the
+// queue was at its bounds (0 for a stream socket); also after close().
+Napi::Value Listener::DroppedDatagrams(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Napi::Number::New(info.Env(), static_cast<double>(dropped_));
 }
 
 size_t Listener::Fill(size_t limit) {
@@ -190,6 +207,7 @@ size_t Listener::FillOrThrow(size_t limit) {
   int fd = fd_.Get();
   if (fd < 0) return 0;
   std::deque<Pending> got;
+  size_t dropped = 0;
   if (type_ == SOCK_STREAM) {
     while (got.size() < limit) {
       Pending p;
@@ -242,24 +260,44 @@ size_t Listener::FillOrThrow(size_t limit) {
         got.push_back(std::move(p));
       }
     } else {
+      // The queue's room now: only Fill() adds to the queue (under
+      // fill_mu_, held here), so the room can only grow until the append.
+      size_t queued, bytes;
+      {
+        CheckForkQuiet("Listener::mu_");
+        std::lock_guard<std::mutex> lock(mu_);
+        queued = queue_.size();
+        bytes = queued_bytes_;
+      }
       for (int i = 0; i < n; i++) {
+        size_t len = std::min<size_t>(msgs[i].msg_len, packet_size_);
+        // Tail drop, as the kernel drops what finds its buffer full; an
+        // empty queue takes one datagram whatever its size.
+        if (queued > 0 && (queued >= max_queued_ || len > max_queued_bytes_ - std::min(bytes, max_queued_bytes_))) {
+          dropped++;
+          continue;
+        }
         Pending p;
-        size_t len = msgs[i].msg_len;
-        p.truncated = len > packet_size_ || (msgs[i].msg_hdr.msg_flags & MSG_TRUNC);
-        len = std::min(len, packet_size_);
+        p.truncated = msgs[i].msg_len > packet_size_ || (msgs[i].msg_hdr.msg_flags & MSG_TRUNC);
         const uint8_t* src = pool_.data() + i * slot;
         p.data.assign(src, src + len);
         p.addr = addrs[i];
         p.addr.len = msgs[i].msg_hdr.msg_namelen;
         got.push_back(std::move(p));
+        queued++;
+        bytes += len;
       }
     }
   }
   size_t count = got.size();
-  if (count > 0) {
+  if (count > 0 || dropped > 0) {
     CheckForkQuiet("Listener::mu_");
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& p : got) queue_.push_back(std::move(p));
+    for (auto& p : got) {
+      queued_bytes_ += p.data.size();
+      queue_.push_back(std::move(p));
+    }
+    dropped_ += dropped;
   }
   return count;
 }
@@ -306,6 +344,7 @@ Pending Listener::PopPending(Napi::Env env) {
       if (!queue_.empty()) {
         p = std::move(queue_.front());
         queue_.pop_front();
+        queued_bytes_ -= p.data.size();
         have = true;
       }
     }
@@ -564,6 +603,7 @@ void Listener::CloseNow(bool tearing_down) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.clear();  // closes accepted descriptors nobody took
+    queued_bytes_ = 0;
   }
   fd_.Reset();
   wake_fd_.Reset();

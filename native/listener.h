@@ -13,6 +13,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <shared_mutex>
@@ -61,6 +62,7 @@ class Listener : public SocketWrap<Listener> {
   Pending PopPending(Napi::Env env);
   Napi::Value Arm(const Napi::CallbackInfo& info);
   Napi::Value Wake(const Napi::CallbackInfo& info);
+  Napi::Value DroppedDatagrams(const Napi::CallbackInfo& info);
 
   void StartThread(Napi::Env env);
   void StopThread();
@@ -83,7 +85,8 @@ class Listener : public SocketWrap<Listener> {
 
   // Takes up to `limit` requests from the kernel into the queue, without
   // blocking; kBatchLimit: up to the configured batch limit. Returns how
-  // many were queued (an error counts as one).
+  // many were queued (an error counts as one). A datagram that finds the
+  // queue at its bounds is dropped and counted instead.
   static constexpr size_t kBatchLimit = 0;
   size_t Fill(size_t limit);
   size_t FillOrThrow(size_t limit);
@@ -112,9 +115,13 @@ class Listener : public SocketWrap<Listener> {
   std::vector<uint8_t> pool_;         //   recvmmsg buffers
   size_t batch_limit_ = 1;            //   configure()
   size_t packet_size_ = 8192;         //   configure()
+  size_t max_queued_ = 4096;          //   configure(): the queue's bounds,
+  size_t max_queued_bytes_ = 2 << 20; //   in datagrams and payload bytes
 
   std::mutex mu_;                     // guards the fields below
   std::deque<Pending> queue_;
+  size_t queued_bytes_ = 0;           // the payload bytes in queue_
+  uint64_t dropped_ = 0;              // datagrams dropped: the queue was full
   bool armed_ = false;
   bool closing_ = false;
   bool wake_pending_ = false;         // wake() since the last armed wait ended
