@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 
-import { deferred, fdCount, HOST, TempDir, transports, turns, UdpClient, UnixDgramClient, until, withTimeout } from './helpers';
+import { deferred, fdCount, HOST, serveInBackground, TempDir, transports, turns, UdpClient, UnixDgramClient, until, withTimeout } from './helpers';
 import type { Deferred, SS } from './helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -69,13 +69,12 @@ interface Held {
   server: AnyServer;
   port: number;
   handled: string[];
-  first: Deferred<void>;
   gate: Deferred<void>;
-  loop: Promise<void>;
   stop(): Promise<void>;
 }
 
-function heldServer(ss: SS, options: Record<string, unknown>, rcvbuf?: number): Held {
+/** Starts a held server and sends it its first datagram, which the handler holds. */
+async function holding(ss: SS, options: Record<string, unknown>, sender: dgram.Socket, rcvbuf?: number): Promise<Held> {
   const handled: string[] = [];
   const first = deferred<void>();
   const gate = deferred<void>();
@@ -96,29 +95,33 @@ function heldServer(ss: SS, options: Record<string, unknown>, rcvbuf?: number): 
     }
   }
   const server = new Server([HOST, 0], Hold, options);
-  const loop = server.serveForever(0.05);
-  return {
+  const loop = serveInBackground(server, 0.05);
+  const held: Held = {
     server,
     port: (server.serverAddress as [string, number])[1],
     handled,
-    first,
     gate,
-    loop,
     async stop() {
       gate.resolve();
-      await withTimeout(server.shutdown(), 5000, 'shutdown()');
-      await withTimeout(loop, 5000, 'serveForever() to end');
+      await loop.stop();
       await server.serverClose();
     },
   };
+  await new Promise<void>((resolve, reject) => sender.send('first', held.port, HOST, (e) => (e ? reject(e) : resolve())));
+  await withTimeout(first.promise, 5000, 'the first datagram to reach the held handler');
+  return held;
 }
 
-/** Starts a held server and sends it its first datagram, which the handler holds. */
-async function holding(ss: SS, options: Record<string, unknown>, sender: dgram.Socket, rcvbuf?: number): Promise<Held> {
-  const held = heldServer(ss, options, rcvbuf);
-  await new Promise<void>((resolve, reject) => sender.send('first', held.port, HOST, (e) => (e ? reject(e) : resolve())));
-  await withTimeout(held.first.promise, 5000, 'the first datagram to reach the held handler');
-  return held;
+/** A UDPServer that records the payload of each datagram it handles, and a client. */
+async function recordingServer(ss: SS): Promise<{ server: AnyServer; seen: string[]; client: UdpClient; to: [string, number] }> {
+  const seen: string[] = [];
+  class Record extends ss.BaseRequestHandler {
+    override handle(): void {
+      seen.push((this.request as unknown as [Buffer])[0].toString());
+    }
+  }
+  const server = new ss.UDPServer([HOST, 0], Record);
+  return { server, seen, client: await UdpClient.open(), to: server.serverAddress as [string, number] };
 }
 
 /** A receive buffer this small (8 KiB once Linux doubles it) holds about nine 100-byte datagrams. */
@@ -284,16 +287,8 @@ for (const { name, ss, caps } of transports) {
     });
 
     it('handleRequest() without serveForever(): datagrams sent between calls are served in the order sent (the queue, then the kernel)', async () => {
-      const seen: string[] = [];
-      class Record extends ss.BaseRequestHandler {
-        override handle(): void {
-          seen.push((this.request as unknown as [Buffer])[0].toString());
-        }
-      }
-      const server = new ss.UDPServer([HOST, 0], Record);
-      const client = await UdpClient.open();
+      const { server, seen, client, to } = await recordingServer(ss);
       try {
-        const to = server.serverAddress as [string, number];
         await client.send('one', to);
         await withTimeout(server.handleRequest(), 5000, 'the first handleRequest()');
         // The serve thread (native) now reads between calls; some of these
@@ -309,28 +304,18 @@ for (const { name, ss, caps } of transports) {
     });
 
     it('shutdown(), then serveForever() again: the datagrams sent in between are served, in order', async () => {
-      const seen: string[] = [];
-      class Record extends ss.BaseRequestHandler {
-        override handle(): void {
-          seen.push((this.request as unknown as [Buffer])[0].toString());
-        }
-      }
-      const server = new ss.UDPServer([HOST, 0], Record);
-      const client = await UdpClient.open();
+      const { server, seen, client, to } = await recordingServer(ss);
       try {
-        const to = server.serverAddress as [string, number];
-        let loop = server.serveForever(0.05);
+        let loop = serveInBackground(server, 0.05);
         await client.send('before', to);
         await until(() => seen.length === 1, 'the first datagram to be handled', 5000);
-        await withTimeout(server.shutdown(), 5000, 'shutdown()');
-        await withTimeout(loop, 5000, 'serveForever() to end');
+        await loop.stop();
         const between = Array.from({ length: 50 }, (_, i) => `between ${i}`);
         for (const text of between) await client.send(text, to);
-        loop = server.serveForever(0.05);
+        loop = serveInBackground(server, 0.05);
         await until(() => seen.length === 51, 'the datagrams sent in between to be handled', 5000);
         expect(seen).to.deep.equal(['before', ...between]);
-        await withTimeout(server.shutdown(), 5000, 'shutdown()');
-        await withTimeout(loop, 5000, 'serveForever() to end');
+        await loop.stop();
       } finally {
         client.close();
         await server.serverClose();
@@ -347,7 +332,7 @@ for (const { name, ss, caps } of transports) {
         }
         const server = new ss.ForkingUDPServer([HOST, 0], Reply);
         const client = await UdpClient.open();
-        const loop = server.serveForever(0.05);
+        const loop = serveInBackground(server, 0.05);
         try {
           const to = server.serverAddress as [string, number];
           for (let i = 0; i < 20; i++) await client.send(`n${i}`, to);
@@ -357,8 +342,7 @@ for (const { name, ss, caps } of transports) {
           expect(replies.every((r) => Number(r.split(' ')[1]) !== process.pid), 'every reply from a child').to.equal(true);
         } finally {
           client.close();
-          await withTimeout(server.shutdown(), 5000, 'shutdown()');
-          await withTimeout(loop, 5000, 'serveForever() to end');
+          await loop.stop();
           await withTimeout(Promise.resolve(server.serverClose()), 15000, 'serverClose()');
         }
       });
@@ -382,7 +366,7 @@ for (const { name, ss, caps } of transports) {
         }
         const server = new ss.UnixDatagramServer(tmp.path('server'), Hold);
         const client = new UnixDgramClient(tmp.path('client'));
-        const loop = server.serveForever(0.05);
+        const loop = serveInBackground(server, 0.05);
         try {
           const to = server.serverAddress as string;
           client.sendTo('first', to);
@@ -410,8 +394,7 @@ for (const { name, ss, caps } of transports) {
         } finally {
           gate.resolve();
           client.close();
-          await withTimeout(server.shutdown(), 5000, 'shutdown()');
-          await withTimeout(loop, 5000, 'serveForever() to end');
+          await loop.stop();
           await server.serverClose();
           tmp.cleanup();
         }
