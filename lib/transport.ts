@@ -31,8 +31,9 @@ export interface DatagramLimits {
  * ~830 bytes, so a burst of 2 000 syslog lines overflowed it while one
  * handler ran. The defaults hold such a burst twice over (4096 datagrams;
  * 2 MiB is 20 000 such lines), and bound the memory at ~3 MiB: 2 MiB of
- * payload plus ~180 bytes of bookkeeping per datagram natively. Beyond
+ * payload plus 176 bytes of bookkeeping per datagram natively. Beyond
  * either bound a datagram is read and dropped (droppedDatagrams).
+ * DESIGN.md, "Datagram queue".
  */
 export const DATAGRAM_DEFAULTS: Readonly<DatagramLimits> = { maxPacketSize: 8192, maxQueuedDatagrams: 4096, maxQueuedBytes: 2 * 1024 * 1024 };
 
