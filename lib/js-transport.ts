@@ -26,14 +26,14 @@
  * same coded error (EMSGSIZE, ...) the native transport's sendto() throws.
  *
  * node:net and node:dgram take in whatever comes, while the server may be
- * busy: what waits to be taken is bounded here, as the kernel bounds it
- * for the native transport, so that a flood or a slow handler cannot grow
- * the process without end. Beyond the bound, what arrives is dropped and
- * counted on the listener (a later issue makes the counts public):
- * - datagrams: at most the socket's receive buffer size (SO_RCVBUF, read
- *   at bind) in payload bytes and 1024 datagrams; a datagram that arrives
- *   when either is reached is dropped (`droppedDatagrams`), as the kernel
- *   drops one that finds the receive buffer full;
+ * busy: what waits to be taken is bounded here, so that a flood or a slow
+ * handler cannot grow the process without end. Beyond the bound, what
+ * arrives is dropped and counted on the listener:
+ * - datagrams: at most the server's maxQueuedDatagrams datagrams and
+ *   maxQueuedBytes payload bytes, the native transport's bounds; a datagram
+ *   that finds either reached is dropped (droppedDatagrams(), public as
+ *   the server's `droppedDatagrams`), as the kernel drops one that finds
+ *   its receive buffer full;
  * - connections: at most max(requestQueueSize, 511) accepted connections
  *   (511: node:net's default backlog); one more is closed at once
  *   (`droppedConnections`), as net.Server's maxConnections closes it. Each
@@ -46,7 +46,7 @@ import { constants as os } from 'node:os';
 
 import { constants } from './constants.js';
 import { systemError, unsupported, wouldBlock } from './errors.js';
-import type { Address, ListenerHandle, SockOptValue, StreamHandle, Transport } from './transport.js';
+import { type Address, DATAGRAM_DEFAULTS, type DatagramLimits, type ListenerHandle, type SockOptValue, type StreamHandle, type Transport } from './transport.js';
 
 // --- errors -----------------------------------------------------------------
 
@@ -362,6 +362,10 @@ abstract class JsListener<Item> {
     // node:net and node:dgram take what comes; there is no batch to size.
   }
 
+  droppedDatagrams(): number {
+    return 0;
+  }
+
   readyNow(): boolean {
     return this.queue.length > 0;
   }
@@ -547,15 +551,6 @@ type Datagram = [Buffer, Address, boolean];
 const EMPTY = Buffer.alloc(0);
 const UV_ECANCELED = -os.errno.ECANCELED;
 
-/**
- * At most this many datagrams wait to be taken, however small: the kernel
- * charges each one its overhead (a few hundred bytes), which a count of
- * payload bytes alone would not bound.
- */
-const MAX_QUEUED_DATAGRAMS = 1024;
-/** The payload bytes that may wait until bind() reads the socket's receive buffer size (Linux's default). */
-const DEFAULT_QUEUED_BYTES = 212_992;
-
 /** A dgram lookup that answers at once, so bind() completes before it returns. */
 function syncLookup(family: number) {
   return (host: string, options: unknown, callback?: (err: Error | null, address: string, family: number) => void): void => {
@@ -572,13 +567,12 @@ class JsDatagramListener extends JsListener<Datagram | Error> implements Listene
   #family: number;
   #sock: dgram.Socket;
   #reuseAddr = false;
-  #maxPacketSize = 8192;
   #bound = false;
-  /** Payload bytes waiting to be taken, and their bound: the socket's receive buffer size (SO_RCVBUF). */
+  /** What waits to be taken, in datagrams and payload bytes, and its bounds (configure()). */
   #queuedBytes = 0;
-  #maxQueuedBytes = DEFAULT_QUEUED_BYTES;
-  /** Datagrams read and dropped because the queue was full (a later issue makes it public). */
-  droppedDatagrams = 0;
+  #limits: DatagramLimits = DATAGRAM_DEFAULTS;
+  /** Datagrams read and dropped because the queue was at its bounds. */
+  #dropped = 0;
 
   constructor(family: number) {
     super();
@@ -593,17 +587,19 @@ class JsDatagramListener extends JsListener<Datagram | Error> implements Listene
       lookup: syncLookup(this.#family) as unknown as dgram.SocketOptions['lookup'],
     });
     sock.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => {
-      // node:dgram reads whatever comes, so the bound is ours, and the
-      // kernel's rule: a datagram is dropped when the queue is already
-      // full (one is always taken into an empty queue, however large).
-      if (this.queue.length >= MAX_QUEUED_DATAGRAMS || this.#queuedBytes >= this.#maxQueuedBytes) {
-        this.droppedDatagrams++;
+      // node:dgram reads whatever comes, so the bound is ours, the native
+      // transport's: a datagram that would pass either bound is dropped
+      // (one is always taken into an empty queue, however large).
+      const { maxPacketSize, maxQueuedDatagrams, maxQueuedBytes } = this.#limits;
+      const length = Math.min(msg.length, maxPacketSize);
+      if (this.queue.length > 0 && (this.queue.length >= maxQueuedDatagrams || this.#queuedBytes + length > maxQueuedBytes)) {
+        this.#dropped++;
         return;
       }
-      const truncated = msg.length > this.#maxPacketSize;
+      const truncated = msg.length > maxPacketSize;
       // A truncated datagram keeps a copy of its start: a view would hold
       // all of it (up to 64 KiB) while the handler gets maxPacketSize.
-      const data = truncated ? Buffer.from(msg.subarray(0, this.#maxPacketSize)) : msg;
+      const data = truncated ? Buffer.from(msg.subarray(0, maxPacketSize)) : msg;
       this.#queuedBytes += data.length;
       this.arrived([data, ipAddress(rinfo.address, rinfo.port, this.#family), truncated]);
     });
@@ -616,8 +612,12 @@ class JsDatagramListener extends JsListener<Datagram | Error> implements Listene
     else this.#sock.unref();
   }
 
-  override configure(batchLimit?: number, maxPacketSize?: number): void {
-    if (typeof maxPacketSize === 'number') this.#maxPacketSize = maxPacketSize;
+  override configure(batchLimit?: number, limits?: DatagramLimits): void {
+    if (limits !== undefined) this.#limits = { ...limits };
+  }
+
+  override droppedDatagrams(): number {
+    return this.#dropped;
   }
 
   fileno(): number {
@@ -647,11 +647,10 @@ class JsDatagramListener extends JsListener<Datagram | Error> implements Listene
     // drops, as Python's does. Under the count bound too: the kernel keeps
     // one pending error per socket, not a history of them.
     this.#sock.on('error', (error: Error) => {
-      if (this.queue.length >= MAX_QUEUED_DATAGRAMS) return;
+      if (this.queue.length >= this.#limits.maxQueuedDatagrams) return;
       const errno = (error as { errno?: unknown }).errno;
       this.arrived(typeof errno === 'number' ? systemError(errno, 'recvfrom') : error);
     });
-    this.#maxQueuedBytes = this.#sock.getRecvBufferSize();
     this.#bound = true;
   }
 
@@ -670,8 +669,6 @@ class JsDatagramListener extends JsListener<Datagram | Error> implements Listene
     }
     if (level === constants.SOL_SOCKET && name === constants.SO_RCVBUF && this.#bound && typeof value === 'number') {
       this.#sock.setRecvBufferSize(value);
-      // What the kernel made of it (Linux doubles it, within its limits).
-      this.#maxQueuedBytes = this.#sock.getRecvBufferSize();
       return;
     }
     if (level === constants.SOL_SOCKET && name === constants.SO_SNDBUF && this.#bound && typeof value === 'number') {

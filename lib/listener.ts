@@ -11,7 +11,7 @@
 import { NativeStream } from './connection.js';
 import { unsupported } from './errors.js';
 import type { NativeAddon, NativeConnection, NativeListener } from './native.js';
-import type { Address, ListenerHandle, SockOptValue, StreamHandle } from './transport.js';
+import type { Address, DatagramLimits, ListenerHandle, SockOptValue, StreamHandle } from './transport.js';
 
 export class NativeListenerHandle implements ListenerHandle {
   protected readonly sock: NativeListener;
@@ -30,7 +30,10 @@ export class NativeListenerHandle implements ListenerHandle {
   setSockOpt(level: number, name: number, value: SockOptValue): void { this.sock.setSockOpt(level, name, value); }
   getSockOpt(level: number, name: number): number { return this.sock.getSockOpt(level, name); }
   getSockName(): Address { return this.sock.getSockName(); }
-  configure(batchLimit: number, maxPacketSize: number): void { this.sock.configure(batchLimit, maxPacketSize); }
+  configure(batchLimit: number, limits: DatagramLimits): void {
+    this.sock.configure(batchLimit, limits.maxPacketSize, limits.maxQueuedDatagrams, limits.maxQueuedBytes);
+  }
+  droppedDatagrams(): number { return this.sock.droppedDatagrams(); }
   readyNow(): boolean { return this.sock.readyNow(); }
 
   setServeThread(on: boolean): void { this.#serveThread = on; }

@@ -35,7 +35,7 @@ export interface NativeListener {
   setSockOpt(level: number, name: number, value: SockOptValue): void;
   getSockOpt(level: number, name: number): number;
   getSockName(): Address;
-  configure(batchLimit: number, maxPacketSize: number): void;
+  configure(batchLimit: number, maxPacketSize: number, maxQueuedDatagrams: number, maxQueuedBytes: number): void;
   readyNow(): boolean;
   take(): [NativeConnection, Address] | [Buffer, Address, boolean];
   arm(timeout: number | null, callback: (kind: number, errno: number) => void): void;
@@ -43,6 +43,8 @@ export interface NativeListener {
   sendTo(data: Uint8Array, address: Address): number | null;
   /** The next datagram; meta gets [port, truncated, flowinfo, scopeId]; out.host is set when the sender's host changed. */
   takeDatagram(meta: Uint32Array, out: { host: string }, pool?: Uint8Array, offset?: number): Buffer | number;
+  /** Datagrams read and dropped because the queue was at its bounds (configure()). */
+  droppedDatagrams(): number;
   /** sendTo() the host of the last datagram taken (out.host), at this port. */
   sendToLast(data: Uint8Array, port?: number, flowinfo?: number, scopeId?: number): number | null;
   poll(events: number, callback: (status: number, events: number) => void): void;

@@ -56,6 +56,10 @@
  * - allowReuseAddress       (false)
  * - allowReusePort          (false)
  * - maxPacketSize           (8192; datagram servers)
+ * - maxQueuedDatagrams      (4096; datagram servers: the most datagrams
+ *                           that wait while handlers run)
+ * - maxQueuedBytes          (2 MiB; datagram servers: the most payload
+ *                           bytes that wait)
  * - unlinkOnClose           (true; Unix servers: serverClose() removes the
  *                           socket file the server created)
  */
@@ -68,7 +72,7 @@ import { busy, closedError, invalidArgType, isSystemError, outOfRange, unsupport
 import type { DatagramRequest } from './handlers.js';
 import { nativeTransport } from './native-transport.js';
 import { ServerSocket, StreamSocket } from './socket.js';
-import type { Address, Transport } from './transport.js';
+import { type Address, DATAGRAM_DEFAULTS, type DatagramLimits, type ListenerHandle, type Transport } from './transport.js';
 
 /** The request-handler class a server instantiates for each request. */
 export type RequestHandlerClass = new (request: never, clientAddress: Address | null, server: never) => object;
@@ -90,6 +94,10 @@ export interface ServerOptions {
   allowReuseAddress?: boolean;
   allowReusePort?: boolean;
   maxPacketSize?: number;
+  /** Datagram servers: the most datagrams that wait to be taken while handlers run (default 4096). */
+  maxQueuedDatagrams?: number;
+  /** Datagram servers: the most payload bytes that wait to be taken (default 2 MiB). */
+  maxQueuedBytes?: number;
   /** Unix servers: serverClose() removes the socket file serverBind() created (default true). */
   unlinkOnClose?: boolean;
   /**
@@ -109,6 +117,18 @@ const MAX_BURST = 32;
 
 /** The largest maxPacketSize (64 MiB): far above any datagram, a bound on what one receive may allocate. */
 const MAX_PACKET_SIZE = 64 * 1024 * 1024;
+
+/** The largest bounds accepted: far above the defaults, below what would let a queue take the machine. */
+const MAX_QUEUED_DATAGRAMS = 1024 * 1024;
+const MAX_QUEUED_BYTES = 1024 * 1024 * 1024;
+
+/** A setting that must be an integer in [min, max]: it, or a RangeError ERR_OUT_OF_RANGE. */
+function integerSetting(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw outOfRange(`${name} must be an integer >= ${min} and <= ${max}, got ${String(value)}`);
+  }
+  return value;
+}
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -402,15 +422,17 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
     }
   }
 
-  /** Sets how the transport takes requests: _batchLimit() at a time, datagrams up to maxPacketSize. */
+  /** Sets how the transport takes requests: _batchLimit() at a time, within _datagramLimits(). */
   protected _configure(): void {
-    const size = (this as unknown as { maxPacketSize?: number }).maxPacketSize ?? 8192;
-    if (!Number.isInteger(size) || size < 0 || size > MAX_PACKET_SIZE) {
-      throw outOfRange(`maxPacketSize must be an integer >= 0 and <= ${MAX_PACKET_SIZE}, got ${String(size)}`);
-    }
+    const limits = this._datagramLimits();
     if (typeof this.serveThread !== 'boolean') throw invalidArgType('serveThread must be a boolean');
-    this.socket.handle.configure(this._batchLimit(), size);
+    this.socket.handle.configure(this._batchLimit(), limits);
     this.socket.handle.setServeThread?.(this.serveThread);
+  }
+
+  /** The datagram settings, checked; a stream server has none (the transport ignores the defaults). */
+  protected _datagramLimits(): DatagramLimits {
+    return DATAGRAM_DEFAULTS;
   }
 
   /**
@@ -495,10 +517,39 @@ export class UDPServer<Req = DatagramRequest> extends TCPServer<Req> {
   static override allowReuseAddress = false;
   static override allowReusePort = false;
   static override socketType: number = constants.SOCK_DGRAM;
-  static maxPacketSize = 8192;
-  static override settings: readonly string[] = [...TCPServer.settings, 'maxPacketSize'];
+  static maxPacketSize = DATAGRAM_DEFAULTS.maxPacketSize;
+  static maxQueuedDatagrams = DATAGRAM_DEFAULTS.maxQueuedDatagrams;
+  static maxQueuedBytes = DATAGRAM_DEFAULTS.maxQueuedBytes;
+  static override settings: readonly string[] = [...TCPServer.settings, 'maxPacketSize', 'maxQueuedDatagrams', 'maxQueuedBytes'];
 
   declare maxPacketSize: number;
+  declare maxQueuedDatagrams: number;
+  declare maxQueuedBytes: number;
+
+  /** The socket's transport handle, kept past serverClose() for droppedDatagrams. */
+  readonly #handle: ListenerHandle;
+
+  constructor(serverAddress: Address, RequestHandlerClass: RequestHandlerClass, options: ServerOptions = {}) {
+    super(serverAddress, RequestHandlerClass, options);
+    this.#handle = this.socket.handle;
+  }
+
+  /**
+   * Datagrams read and dropped because maxQueuedDatagrams or
+   * maxQueuedBytes were reached while the server was busy (read-only; still
+   * readable after serverClose()).
+   */
+  get droppedDatagrams(): number {
+    return this.#handle.droppedDatagrams();
+  }
+
+  protected override _datagramLimits(): DatagramLimits {
+    return {
+      maxPacketSize: integerSetting('maxPacketSize', this.maxPacketSize, 0, MAX_PACKET_SIZE),
+      maxQueuedDatagrams: integerSetting('maxQueuedDatagrams', this.maxQueuedDatagrams, 1, MAX_QUEUED_DATAGRAMS),
+      maxQueuedBytes: integerSetting('maxQueuedBytes', this.maxQueuedBytes, 0, MAX_QUEUED_BYTES),
+    };
+  }
 
   override getRequest(): [Req, Address | null] | Promise<[Req, Address | null]> {
     const [data, address, truncated] = this.socket.handle.takeDatagram();

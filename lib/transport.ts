@@ -13,6 +13,30 @@ export type Address = [string, number] | [string, number, number, number] | stri
 
 export type SockOptValue = number | boolean | Buffer;
 
+/** A datagram socket's limits (the settings of the datagram servers); stream sockets ignore them. */
+export interface DatagramLimits {
+  /** The longest datagram kept; a longer one is cut to it and flagged truncated. */
+  maxPacketSize: number;
+  /** The most datagrams that wait to be taken while the server is busy. */
+  maxQueuedDatagrams: number;
+  /** The most payload bytes that wait (an empty queue takes one datagram of any size). */
+  maxQueuedBytes: number;
+}
+
+/**
+ * The queue of datagrams that wait while handlers run (issue 13). The
+ * transport keeps reading while the server is busy, as node:dgram does,
+ * because the kernel's receive buffer alone is small: Linux's default
+ * (212 992 bytes) holds 256 datagrams of 100 bytes, since each is charged
+ * ~830 bytes, so a burst of 2 000 syslog lines overflowed it while one
+ * handler ran. The defaults hold such a burst twice over (4096 datagrams;
+ * 2 MiB is 20 000 such lines), and bound the memory at ~3 MiB: 2 MiB of
+ * payload plus 176 bytes of bookkeeping per datagram natively. Beyond
+ * either bound a datagram is read and dropped (droppedDatagrams).
+ * DESIGN.md, "Datagram queue".
+ */
+export const DATAGRAM_DEFAULTS: Readonly<DatagramLimits> = { maxPacketSize: 8192, maxQueuedDatagrams: 4096, maxQueuedBytes: 2 * 1024 * 1024 };
+
 /** A server's own socket: listening (stream) or bound (datagram). */
 export interface ListenerHandle {
   fileno(): number;
@@ -21,8 +45,8 @@ export interface ListenerHandle {
   setSockOpt(level: number, name: number, value: SockOptValue): void;
   getSockOpt(level: number, name: number): number;
   getSockName(): Address;
-  /** How many requests one wake-up may take (1 keeps the kernel's backlog the queue), and the datagram size limit. */
-  configure(batchLimit: number, maxPacketSize: number): void;
+  /** How many requests one wake-up may take (1 keeps the kernel's backlog the queue), and the datagram limits. */
+  configure(batchLimit: number, limits: DatagramLimits): void;
   /**
    * Where waitReady() waits: the native serve thread (true, the addon's
    * default) or libuv's main loop (false). Transports without a serve
@@ -43,6 +67,8 @@ export interface ListenerHandle {
    * socket, as Python's recvfrom() gives None.
    */
   takeDatagram(): [Buffer, Address | null, boolean];
+  /** Datagrams read and dropped because the queue was at its bounds (0 for a stream socket); readable after close(). */
+  droppedDatagrams(): number;
   /**
    * Sends a datagram without blocking: bytes sent, or null when it would
    * block (then waitWritable() and try again). A transport that learns the

@@ -8,11 +8,23 @@
 // TIMEOUT, WOKEN (wake() or close), or ERROR. When the server is busy, JS
 // takes the next request itself with readyNow(), a non-blocking call on the
 // main thread, so the thread hop is only paid when the server was idle.
+//
+// A datagram socket is also read while handlers run, so that a burst does
+// not overflow the kernel's small receive buffer: the main thread reads it
+// as it takes datagrams (PopPending(), at most every kMainDrainUs), and,
+// from the first arm() until close, the serve thread when the main thread
+// has not for kServeDrainUs. What is read waits in the queue, which holds
+// at most maxQueuedDatagrams datagrams and maxQueuedBytes payload bytes; a
+// datagram that finds it full is read and dropped, and counted
+// (droppedDatagrams). A stream socket's thread takes connections only
+// while armed: the kernel's backlog is the queue of a synchronous stream
+// server.
 #pragma once
 
 #include <napi.h>
 
 #include <atomic>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <shared_mutex>
@@ -56,11 +68,13 @@ class Listener : public SocketWrap<Listener> {
   Napi::Value TakeDatagram(const Napi::CallbackInfo& info);
   Napi::Value SendTo(const Napi::CallbackInfo& info);
   Napi::Value SendToLast(const Napi::CallbackInfo& info);
-  // Pops the next request (taking from the kernel if the queue is empty);
-  // throws its error, or EAGAIN when there is none.
+  // Pops the next request (taking from the kernel if the queue is empty;
+  // a datagram socket's main-thread drain, kMainDrainUs); throws its error,
+  // or EAGAIN when there is none.
   Pending PopPending(Napi::Env env);
   Napi::Value Arm(const Napi::CallbackInfo& info);
   Napi::Value Wake(const Napi::CallbackInfo& info);
+  Napi::Value DroppedDatagrams(const Napi::CallbackInfo& info);
 
   void StartThread(Napi::Env env);
   void StopThread();
@@ -68,14 +82,27 @@ class Listener : public SocketWrap<Listener> {
   static void CleanupHook(void* arg);
 
   // Serve thread.
-  enum Orders { kIdle, kServe, kStop };
+  // What the thread keeps from one step to the next (its own, unshared).
+  struct ThreadState {
+    bool in_wait = false;    // an armed wait is under way
+    int64_t deadline = -1;   // its end (NowUs()), -1: none
+    bool polled = false;     // the socket was polled since it began
+    int err = 0;             // a poll error, for that wait to report
+  };
+  // What it does next: stop, report the event it has set in flight, or
+  // wait (ppoll) for at most timeout_us (-1: no limit), on the wake eventfd
+  // and, with `socket`, on the socket.
+  struct Step {
+    enum What { kStop, kReport, kWait } what = kWait;
+    int64_t timeout_us = -1;
+    bool socket = false;
+  };
   void ThreadMain();
-  // Under mu_ (the caller holds the fork lock): what to do next; for kServe,
-  // the arm's timeout, and whether a wake() came before it (consumed).
-  Orders TakeOrders(int64_t* timeout_ms, bool* woken);
-  // Sleeps until the wake eventfd rings, holding no lock.
-  void WaitIdle();
-  int WaitAndFill(int64_t timeout_ms, int* err, ForkQuiet& quiet);
+  // Under mu_ (the caller holds the fork lock): the next step. For kReport
+  // it has disarmed the thread and put the event in flight.
+  Step NextStep(ThreadState* st, pid_t pid);
+  // Polls holding no lock; on readiness takes the fork lock for Fill().
+  void WaitAndFill(const Step& step, ThreadState* st, ForkQuiet& quiet);
   // The wake eventfd: the doorbell of arm(), wake() and close(); what they
   // want is in armed_ / wake_pending_ / closing_.
   void Ring();
@@ -83,10 +110,14 @@ class Listener : public SocketWrap<Listener> {
 
   // Takes up to `limit` requests from the kernel into the queue, without
   // blocking; kBatchLimit: up to the configured batch limit. Returns how
-  // many were queued (an error counts as one).
+  // many were queued (an error counts as one). A datagram that finds the
+  // queue at its bounds is dropped and counted instead.
+  // With kIfIdle, does nothing (0) while another thread fills: the main
+  // thread must not wait for a serve thread that may be off its core.
   static constexpr size_t kBatchLimit = 0;
-  size_t Fill(size_t limit);
-  size_t FillOrThrow(size_t limit);
+  static constexpr bool kIfIdle = true;
+  size_t Fill(size_t limit, bool if_idle = false);
+  size_t FillOrThrow(size_t limit, bool if_idle);
 
   // On EMFILE/ENFILE: gives up the reserved descriptor, accepts and closes
   // what is pending, takes the reserve back. Returns how many were shed.
@@ -112,13 +143,21 @@ class Listener : public SocketWrap<Listener> {
   std::vector<uint8_t> pool_;         //   recvmmsg buffers
   size_t batch_limit_ = 1;            //   configure()
   size_t packet_size_ = 8192;         //   configure()
+  size_t max_queued_ = 4096;          //   configure(): the queue's bounds,
+  size_t max_queued_bytes_ = 2 << 20; //   in datagrams and payload bytes
 
   std::mutex mu_;                     // guards the fields below
   std::deque<Pending> queue_;
+  size_t queued_bytes_ = 0;           // the payload bytes in queue_
+  uint64_t dropped_ = 0;              // datagrams dropped: the queue was full
   bool armed_ = false;
   bool closing_ = false;
   bool wake_pending_ = false;         // wake() since the last armed wait ended
   int64_t arm_timeout_ms_ = -1;
+
+  // When the main thread last read a datagram socket (NowUs()): the serve
+  // thread reads it between arms only once that is kServeDrainUs ago.
+  std::atomic<int64_t> main_drain_us_{0};
 
   std::thread thread_;
   napi_threadsafe_function tsfn_ = nullptr;

@@ -347,4 +347,49 @@ describe('native faults: failures injected into the addon (SOCKETSERVER_TEST_FAU
     expect(r.out).to.equal('done\n');
     expect(r.err).to.not.match(/check_fork_lock/);
   });
+
+  it('check_fork_lock: a datagram socket\'s serve thread keeps the rule while it reads between arms', async () => {
+    const script = `
+      const a = require(${ADDON});
+      const dgram = require('node:dgram');
+      const fs = require('node:fs');
+      const { AF_INET, SOCK_DGRAM, EV_READY, EV_TIMEOUT, EV_WOKEN } = a.constants;
+      const l = new a.Listener(AF_INET, SOCK_DGRAM);
+      l.bind(['127.0.0.1', 0]);
+      l.configure(64, 8192, 4096, 1 << 21);
+      const port = l.getSockName()[1];
+      const local = '0100007F:' + port.toString(16).toUpperCase().padStart(4, '0');
+      const rxQueue = () => {
+        const line = fs.readFileSync('/proc/net/udp', 'utf8').split('\\n').find((x) => x.trim().split(/\\s+/)[1] === local);
+        return parseInt(line.trim().split(/\\s+/)[4].split(':')[1], 16);
+      };
+      const arm = (t) => new Promise((resolve) => l.arm(t, (kind) => resolve(kind)));
+      const s = dgram.createSocket('udp4');
+      const send = (m) => new Promise((resolve) => s.send(m, port, '127.0.0.1', () => resolve()));
+      setTimeout(() => { console.log('timeout'); process.exit(2); }, 5000).unref();
+      (async () => {
+        const kinds = [];
+        for (let i = 0; i < 5; i++) kinds.push(await arm(0));
+        // Not armed now: the serve thread reads these on its own.
+        for (let i = 0; i < 50; i++) await send('d' + i);
+        for (let i = 0; i < 100000 && rxQueue() !== 0; i++) await new Promise((r) => setImmediate(r));
+        const drained = rxQueue() === 0;
+        kinds.push(await arm(5));
+        let taken = 0;
+        while (l.readyNow()) { l.take(); taken++; }
+        const woken = arm(5);
+        l.wake();
+        kinds.push(await woken);
+        s.close();
+        l.close();
+        const expected = [...Array(5).fill(EV_TIMEOUT), EV_READY, EV_WOKEN];
+        const ok = drained && taken === 50 && JSON.stringify(kinds) === JSON.stringify(expected);
+        console.log(ok ? 'done' : 'drained ' + drained + ' taken ' + taken + ' kinds ' + JSON.stringify(kinds));
+      })();
+    `;
+    const r = await runNode(script, 'check_fork_lock');
+    expect(r.status, `stderr: ${r.err}`).to.deep.equal([0, null]);
+    expect(r.out).to.equal('done\n');
+    expect(r.err).to.not.match(/check_fork_lock/);
+  });
 });
