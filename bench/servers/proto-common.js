@@ -12,21 +12,28 @@
 // SIGTERM/SIGINT (the socketserver kinds after shutdown() + serverClose()).
 // No per-request logging.
 
+const util = require('node:util');
+
+/** The options of a protocol server (node:util's parseArgs); a bad one exits 2 with a message. */
 function parseArgs(name, argv) {
   const usage = (msg) => {
     process.stderr.write(`${name}: ${msg}\n`);
     process.exit(2);
   };
-  const o = { impl: 'native', host: '127.0.0.1', port: 0 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const a = argv[i];
-    const v = argv[i + 1];
-    if (v === undefined) usage(`missing value for ${a}`);
-    if (a === '--impl') o.impl = v;
-    else if (a === '--host') o.host = v;
-    else if (a === '--port') o.port = Number(v);
-    else usage(`unknown option ${a}`);
+  let values;
+  try {
+    ({ values } = util.parseArgs({
+      args: argv,
+      options: {
+        impl: { type: 'string', default: 'native' },
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '0' },
+      },
+    }));
+  } catch (err) {
+    usage(err.message);
   }
+  const o = { impl: values.impl, host: values.host, port: Number(values.port) };
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) usage('bad --port');
   if (!['native', 'js', 'net'].includes(o.impl)) usage('bad --impl (native|js|net)');
   return o;
