@@ -302,6 +302,33 @@ describe('81 worker threads (ThreadingMixIn workerThreads), stream servers', fun
       });
     }
 
+    it('a request handed to a worker that dies before taking it: the main thread takes it back, closes and reports it', async () => {
+      const gate = new SharedArrayBuffer(4);
+      await start({ workerThreads: 1, workerData: { gate } });
+      const fds = fdCount();
+      const blocker = await open(targetOf(server));
+      blocker.sock.write('gate-exit\n');
+      expect(await blocker.line()).to.equal('STARTED');
+      // The only worker is blocked: this request waits in its message queue, untaken.
+      const queued = await connect(targetOf(server));
+      const queuedPort = queued.localPort;
+      const queuedEnd = new SockReader(queued).readToEnd(10_000);
+      await until(() => server._workerPool().inFlight === 2, 'both requests handed over', 10_000);
+      const view = new Int32Array(gate);
+      Atomics.store(view, 0, 1);
+      Atomics.notify(view, 0);
+      expect((await queuedEnd).length, 'closed by the main thread').to.equal(0);
+      await withTimeout(blocker.reader.readToEnd(10_000), 10_000, 'EOF for the blocked request');
+      await until(() => errors.length === 2, 'both reported', 10_000);
+      for (const e of errors) expect(e.error.code).to.equal('ERR_SOCKETSERVER_WORKER_EXIT');
+      expect(errors.map((e) => e.clientAddress)).to.deep.include([HOST, queuedPort]);
+      queued.destroy();
+      blocker.sock.destroy();
+      await until(() => server._workerPool().threadIds.length === 1, 'a replacement worker', 10_000);
+      expect(await exchange(targetOf(server), 'again')).to.deep.equal(['AGAIN']);
+      await fdsBackTo(fds, 'descriptors after the worker died and was replaced');
+    });
+
     it('serverClose() with blockOnClose waits for the requests in flight, then ends the workers', async () => {
       await start();
       const threads0 = threadCount() - 2;
