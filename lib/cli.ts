@@ -6,6 +6,7 @@
  *     npx socketserver --udp [::1]:9999 ./handler.mjs
  *     npx socketserver --unix /tmp/app.sock ./handler.js
  *     npx socketserver --unix-dgram /tmp/app.dgram ./handler.js
+ *     npx socketserver --tcp 127.0.0.1:9999 --workers 4 ./handler.mjs
  *
  * The module's default export (or its export named `Handler`) is the
  * request handler class. Ctrl-C (SIGINT) or SIGTERM shuts the server down
@@ -14,15 +15,17 @@
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { TCPServer, UDPServer, UnixDatagramServer, UnixStreamServer, type RequestHandlerClass } from './servers.js';
+import { ThreadingMixIn } from './mixins.js';
+import { TCPServer, UDPServer, UnixDatagramServer, UnixStreamServer, type RequestHandlerClass, type ServerOptions } from './servers.js';
 import { constants } from './constants.js';
 import type { Address } from './transport.js';
 
-const USAGE = `usage: socketserver (--tcp HOST:PORT | --udp HOST:PORT | --unix PATH | --unix-dgram PATH) HANDLER_MODULE
+const USAGE = `usage: socketserver (--tcp HOST:PORT | --udp HOST:PORT | --unix PATH | --unix-dgram PATH) [--workers N] HANDLER_MODULE
 
 Serves the request handler class exported by HANDLER_MODULE (its default
 export, or the export named Handler). IPv6 hosts go in brackets: [::1]:9999.
-Ctrl-C shuts the server down.`;
+--workers N (stream servers): runs the handlers on N worker threads
+(ThreadingMixIn's workerThreads). Ctrl-C shuts the server down.`;
 
 type Kind = '--tcp' | '--udp' | '--unix' | '--unix-dgram';
 
@@ -36,10 +39,11 @@ function parseHostPort(value: string): { address: Address; family: number } {
   return { address: [m[1], port], family };
 }
 
-export function parseArgs(argv: string[]): { kind: Kind; where: string; module: string } {
+export function parseArgs(argv: string[]): { kind: Kind; where: string; module: string; workers: number } {
   let kind: Kind | undefined;
   let where: string | undefined;
   let module: string | undefined;
+  let workers = 0;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '-h' || arg === '--help') throw new UsageError('');
@@ -48,6 +52,12 @@ export function parseArgs(argv: string[]): { kind: Kind; where: string; module: 
       kind = arg;
       where = argv[++i];
       if (where === undefined) throw new UsageError(`${arg} needs an address`);
+    } else if (arg === '--workers') {
+      const value = argv[++i];
+      if (value === undefined || !/^\d+$/.test(value) || Number(value) > 256) {
+        throw new UsageError(`--workers needs a whole number 0-256, got ${value === undefined ? 'nothing' : `'${value}'`}`);
+      }
+      workers = Number(value);
     } else if (arg.startsWith('-')) {
       throw new UsageError(`unknown option ${arg}`);
     } else if (module === undefined) {
@@ -58,10 +68,13 @@ export function parseArgs(argv: string[]): { kind: Kind; where: string; module: 
   }
   if (kind === undefined || where === undefined) throw new UsageError('an address option is required');
   if (module === undefined) throw new UsageError('a handler module is required');
-  return { kind, where, module };
+  if (workers > 0 && (kind === '--udp' || kind === '--unix-dgram')) {
+    throw new UsageError('--workers: not yet for datagram servers (--tcp and --unix only)');
+  }
+  return { kind, where, module, workers };
 }
 
-async function loadHandler(modulePath: string): Promise<RequestHandlerClass> {
+async function loadHandler(modulePath: string, workers: number): Promise<RequestHandlerClass> {
   const url = pathToFileURL(path.resolve(modulePath)).href;
   const mod = (await import(url)) as Record<string, unknown>;
   // A CommonJS module's module.exports arrives as `default`.
@@ -69,6 +82,11 @@ async function loadHandler(modulePath: string): Promise<RequestHandlerClass> {
   const Handler = candidates.find((c) => typeof c === 'function');
   if (Handler === undefined) {
     throw new UsageError(`${modulePath} exports no handler class (a default export, or one named Handler)`);
+  }
+  // Worker threads import the handler's module: this one, unless the
+  // class names its own.
+  if (workers > 0 && !Object.prototype.hasOwnProperty.call(Handler, 'module')) {
+    Object.defineProperty(Handler, 'module', { value: url, configurable: true, writable: true });
   }
   return Handler as RequestHandlerClass;
 }
@@ -83,15 +101,19 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return error.message ? 2 : 0;
   }
-  const Handler = await loadHandler(args.module);
+  const Handler = await loadHandler(args.module, args.workers);
+  // --workers: ThreadingMixIn over the same server, its handlers on worker threads.
+  const withWorkers = (Server: typeof TCPServer): typeof TCPServer =>
+    args.workers > 0 ? (ThreadingMixIn(Server) as unknown as typeof TCPServer) : Server;
+  const workerOptions: ServerOptions = args.workers > 0 ? ({ workerThreads: args.workers } as ServerOptions) : {};
   let server: TCPServer<unknown>;
   if (args.kind === '--tcp' || args.kind === '--udp') {
     const { address, family } = parseHostPort(args.where);
-    const Server = args.kind === '--tcp' ? TCPServer : UDPServer;
-    server = new Server(address, Handler, { addressFamily: family, allowReuseAddress: true });
+    const Server = args.kind === '--tcp' ? withWorkers(TCPServer) : UDPServer;
+    server = new Server(address, Handler, { addressFamily: family, allowReuseAddress: true, ...workerOptions });
   } else {
-    const Server = args.kind === '--unix' ? UnixStreamServer : UnixDatagramServer;
-    server = new Server(args.where, Handler);
+    const Server = args.kind === '--unix' ? withWorkers(UnixStreamServer) : UnixDatagramServer;
+    server = new Server(args.where, Handler, workerOptions);
   }
   const stop = (): void => {
     void server.shutdown();
@@ -99,7 +121,8 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const shown = Array.isArray(server.serverAddress) ? server.serverAddress.slice(0, 2).join(':') : server.serverAddress;
-  process.stderr.write(`socketserver: serving ${args.kind.slice(2)} on ${shown} (Ctrl-C to stop)\n`);
+  const threads = args.workers > 0 ? ` on ${args.workers} worker thread${args.workers === 1 ? '' : 's'}` : '';
+  process.stderr.write(`socketserver: serving ${args.kind.slice(2)} on ${shown}${threads} (Ctrl-C to stop)\n`);
   try {
     await server.serveForever();
   } finally {

@@ -64,6 +64,7 @@ export class NativeStream implements StreamHandle {
   }
   shutdown(how: number): void { this.conn.shutdown(how); }
   close(): void { this.conn.close(); }
+  release(): number { return this.conn.release(); }
   getPeerName(): Address { return this.conn.getPeerName(); }
   getSockName(): Address { return this.conn.getSockName(); }
   setSockOpt(level: number, name: number, value: SockOptValue): void { this.conn.setSockOpt(level, name, value); }

@@ -10,6 +10,12 @@
  * Settings (statics, overridable per instance):
  * - daemonThreads (false): serverClose() does not wait for these requests.
  * - blockOnClose (true): serverClose() waits for in-flight requests.
+ * - workerThreads (0): 0 runs handlers as tasks on the main thread; n >= 1
+ *   runs each request's finishRequest() and shutdownRequest() on a pool of
+ *   n worker threads (lib/worker-pool.ts; stream servers, native transport).
+ *   The handler class names its module: `static module = import.meta.url`.
+ * - workerData (undefined): a structured-cloneable value each worker gets,
+ *   as `this.server.workerData` in handlers.
  *
  * ThreadingMixIn methods, in CPython's three groups (the server's own are
  * listed in servers.ts):
@@ -28,6 +34,13 @@
  * Methods for derived classes:
  *
  * - _threads                        (the in-flight tasks, read-only)
+ * - _workerPool()                   (the worker threads, or null when
+ *                                   workerThreads is 0; made on first use)
+ *
+ * With workerThreads > 0, processRequest() hands the request to a worker
+ * and processRequestThread() is not called; verifyRequest(), handleError()
+ * (request null) and serviceActions() stay on the main thread (docs/api.md,
+ * "What runs where").
  *
  * ForkingMixIn, in the same groups (its settings are on ForkingMixIn below):
  *
@@ -48,22 +61,32 @@
  * - activeChildren                  (the pids still running; null before
  *                                   the first fork)
  */
+import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
-import { isSystemError, unsupported } from './errors.js';
+import { constants } from './constants.js';
+import { invalidArgType, isSystemError, outOfRange, unsupported } from './errors.js';
 import type { BaseServer, RequestHandlerClass, ServerOptions } from './servers.js';
+import type { StreamSocket } from './socket.js';
 import type { Address, ChildStatus, ProcessControl, Transport } from './transport.js';
+import { WorkerPool } from './worker-pool.js';
 
 /** Options the Threading classes accept besides the server's own. */
 export interface ThreadingOptions extends ServerOptions {
   daemonThreads?: boolean;
   blockOnClose?: boolean;
+  /** 0: handlers run as tasks on the main thread; n >= 1: on a pool of n worker threads. */
+  workerThreads?: number;
+  /** A structured-cloneable value every worker thread gets, as `this.server.workerData`. */
+  workerData?: unknown;
 }
 
 /** What ThreadingMixIn adds to a server instance. */
 export interface ThreadingServer {
   daemonThreads: boolean;
   blockOnClose: boolean;
+  workerThreads: number;
+  workerData: unknown;
   /** The in-flight requests serverClose() waits for (finished ones are not kept: CPython issue 37193). */
   readonly _threads: ReadonlySet<Promise<void>>;
   /** Runs one request: finishRequest(), handleError() on failure, then shutdownRequest(). */
@@ -83,7 +106,64 @@ export type ThreadingServerClass<B extends ServerClass> = (new (
   RequestHandlerClass: RequestHandlerClass,
   options?: ThreadingOptions,
 ) => InstanceType<B> & ThreadingServer) &
-  Omit<B, 'prototype'> & { daemonThreads: boolean; blockOnClose: boolean };
+  Omit<B, 'prototype'> & { daemonThreads: boolean; blockOnClose: boolean; workerThreads: number; workerData: unknown };
+
+/** The most worker threads one server may ask for. */
+const MAX_WORKER_THREADS = 256;
+
+/**
+ * Checks workerThreads and what it needs, before any descriptor exists:
+ * an integer >= 0; when > 0, a transport that can hand requests to
+ * workers, a stream server, a handler class that names its module, and a
+ * workerData that can be cloned.
+ */
+function checkWorkerThreads(ctor: Record<string, unknown>, args: unknown[]): unknown[] {
+  const options = (args[2] ?? {}) as Record<string, unknown>;
+  const pick = (name: string): unknown => (name in options ? options[name] : ctor[name]);
+  const n = pick('workerThreads');
+  if (typeof n !== 'number') throw invalidArgType(`workerThreads must be an integer >= 0, got ${typeof n}`);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_WORKER_THREADS) {
+    throw outOfRange(`workerThreads must be an integer >= 0 and <= ${MAX_WORKER_THREADS}, got ${n}`);
+  }
+  if (n === 0) return args;
+  const transport = pick('transport') as Transport | undefined;
+  if (transport?.adoptStream === undefined) throw unsupported(`workerThreads on the ${transport?.name ?? 'given'} transport`);
+  if (pick('socketType') === constants.SOCK_DGRAM) {
+    throw unsupported('workerThreads on a datagram server (not yet: stream servers only; use workerThreads: 0)');
+  }
+  const Handler = args[1] as { name?: string; module?: unknown } | undefined;
+  const name = Handler?.name || 'MyHandler';
+  const module = Handler?.module;
+  if (typeof module !== 'string' || !(module.startsWith('file:') || path.isAbsolute(module))) {
+    throw invalidArgType(
+      `workerThreads: ${n} needs the handler class to say where a worker thread can import it: ` +
+        `add \`static module = import.meta.url;\` to class ${name} (in CommonJS: \`static module = __filename;\`), ` +
+        `in a module that does not start the server when imported` +
+        (module === undefined ? '' : ` (module is ${typeof module === 'string' ? JSON.stringify(module) : typeof module}: not a file URL or an absolute path)`),
+    );
+  }
+  try {
+    structuredClone(pick('workerData'));
+  } catch (error) {
+    throw invalidArgType(`workerData must be structured-cloneable: ${(error as Error).message}`);
+  }
+  return args;
+}
+
+/** The server's settings a worker's view gets: those that can be cloned. */
+function cloneableSettings(server: object, names: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of names) {
+    if (name === 'transport' || name === 'workerData') continue;
+    const value = (server as Record<string, unknown>)[name];
+    try {
+      out[name] = structuredClone(value);
+    } catch {
+      // Not cloneable: the view does not have it.
+    }
+  }
+  return out;
+}
 
 // The mix-in pattern needs a constructor of `...args: any[]` inside; the
 // public types above describe the result exactly.
@@ -102,11 +182,57 @@ export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerC
   class Threading extends Server implements ThreadingServer {
     static daemonThreads = false;
     static blockOnClose = true;
-    static override settings: readonly string[] = [...Server.settings, 'daemonThreads', 'blockOnClose'];
+    static workerThreads = 0;
+    static workerData: unknown = undefined;
+    static override settings: readonly string[] = [...Server.settings, 'daemonThreads', 'blockOnClose', 'workerThreads', 'workerData'];
 
     declare daemonThreads: boolean;
     declare blockOnClose: boolean;
+    declare workerThreads: number;
+    declare workerData: unknown;
     #threads = new Set<Promise<void>>();
+    /** The worker threads (workerThreads > 0), made when first needed. */
+    #pool: WorkerPool | null = null;
+
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    constructor(...args: any[]) {
+      super(...checkWorkerThreads(new.target as unknown as Record<string, unknown>, args));
+    }
+
+    /** The worker pool (workerThreads > 0), made on first use; null otherwise. */
+    protected _workerPool(): WorkerPool | null {
+      if (this.workerThreads === 0) return null;
+      if (this.#pool === null) {
+        const Handler = this.RequestHandlerClass as unknown as { name: string; module: string };
+        this.#pool = new WorkerPool(
+          this.workerThreads,
+          {
+            module: Handler.module,
+            className: Handler.name,
+            serverAddress: this.serverAddress,
+            settings: cloneableSettings(this, (this.constructor as unknown as { settings: readonly string[] }).settings),
+            workerData: this.workerData,
+          },
+          {
+            requestFailed: (clientAddress, error) => this.handleError(null as never, clientAddress, error),
+            shutdownRequested: () => void this.shutdown(),
+          },
+        );
+      }
+      return this.#pool;
+    }
+
+    /** Starts the worker threads first (workerThreads > 0): a module that cannot be loaded rejects here. */
+    override async serveForever(pollInterval?: number): Promise<void> {
+      // (A closed server starts nothing: the base class reports it.)
+      if (!this.socket?.closed) await this._workerPool()?.start();
+      return super.serveForever(pollInterval);
+    }
+
+    override async handleRequest(): Promise<void> {
+      if (!this.socket?.closed) await this._workerPool()?.start();
+      return super.handleRequest();
+    }
 
     get _threads(): ReadonlySet<Promise<void>> {
       return this.#threads;
@@ -130,20 +256,44 @@ export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerC
       }
     }
 
-    /** Starts the request's task and returns once it is dispatched. */
+    /**
+     * Starts the request's task and returns once it is dispatched. With
+     * workerThreads, hands it to the least-busy worker thread, waiting
+     * while every worker is at its bound (the listen backlog holds the
+     * rest meanwhile).
+     */
     override processRequest(request: unknown, clientAddress: Address | null): Promise<void> {
-      const task = this.processRequestThread(request, clientAddress).catch(reportTaskError);
+      const pool = this._workerPool();
+      if (pool !== null) return this.#dispatch(pool, request as StreamSocket, clientAddress);
+      this.#track(this.processRequestThread(request, clientAddress).catch(reportTaskError));
+      return Promise.resolve();
+    }
+
+    #dispatch(pool: WorkerPool, request: StreamSocket, clientAddress: Address | null): Promise<void> {
+      // The common case costs no await: a worker has room now.
+      if (pool.hasRoom()) {
+        this.#track(pool.dispatch(() => request._release(), clientAddress));
+        return Promise.resolve();
+      }
+      return pool.waitForRoom().then(() => this.#track(pool.dispatch(() => request._release(), clientAddress)));
+    }
+
+    #track(task: Promise<void>): void {
       if (this.blockOnClose && !this.daemonThreads) {
         this.#threads.add(task);
         void task.finally(() => this.#threads.delete(task));
       }
-      return Promise.resolve();
     }
 
-    /** Closes the socket, then (blockOnClose) waits for in-flight non-daemon requests. */
+    /**
+     * Closes the socket, then (blockOnClose) waits for in-flight non-daemon
+     * requests, then ends the worker threads (those still running requests
+     * that nobody waits for end after their last one).
+     */
     override async serverClose(): Promise<void> {
       await super.serverClose();
       if (this.blockOnClose) await Promise.all([...this.#threads]);
+      await this.#pool?.close();
     }
   }
   Object.defineProperty(Threading, 'name', { value: `ThreadingMixIn(${Base.name})` });

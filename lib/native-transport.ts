@@ -7,9 +7,10 @@
 import { constants } from './constants.js';
 import { NativeDatagramHandle } from './datagram.js';
 import { isSystemError } from './errors.js';
+import { NativeStream } from './connection.js';
 import { NativeListenerHandle } from './listener.js';
 import { loadAddon } from './native.js';
-import type { ListenerHandle, ProcessControl, Transport } from './transport.js';
+import type { ListenerHandle, ProcessControl, StreamHandle, Transport } from './transport.js';
 
 const nativeProcesses: ProcessControl = {
   fork: (keepFds, watchdogSeconds) => loadAddon().forkRequest(keepFds, watchdogSeconds),
@@ -34,6 +35,10 @@ const nativeProcesses: ProcessControl = {
 export const nativeTransport: Transport = {
   name: 'native',
   processes: nativeProcesses,
+  adoptStream(fd: number): StreamHandle {
+    const addon = loadAddon();
+    return new NativeStream(addon.adoptConnection(fd), addon.constants);
+  },
   createListener(family: number, type: number): ListenerHandle {
     const Handle = type === constants.SOCK_DGRAM ? NativeDatagramHandle : NativeListenerHandle;
     return new Handle(loadAddon(), family, type);

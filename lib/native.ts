@@ -26,6 +26,8 @@ export interface NativeConnection {
   getSockName(): Address;
   setSockOpt(level: number, name: number, value: SockOptValue): void;
   getSockOpt(level: number, name: number): number;
+  /** Gives up the descriptor without closing it (handed to a worker thread): returns it. */
+  release(): number;
 }
 
 export interface NativeListener {
@@ -83,6 +85,8 @@ export interface NativeAddon {
   forkStats(): { parkUs: number; sweepUs: number; forkUs: number; parkAttempts: number };
   isForkedChild(): boolean;
   getpid(): number;
+  /** A Connection that owns `fd`, a stream socket another thread of this process released. */
+  adoptConnection(fd: number): NativeConnection;
 }
 
 let addon: NativeAddon | undefined;

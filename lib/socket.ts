@@ -7,7 +7,7 @@
  * (never wait: an operation that would block rejects with EAGAIN) or a
  * positive number (an operation that outlasts it rejects with ETIMEDOUT).
  */
-import { atCaller, closedError, invalidArgType, outOfRange, systemError, timedOut, wouldBlock } from './errors.js';
+import { atCaller, closedError, invalidArgType, outOfRange, systemError, timedOut, unsupported, wouldBlock } from './errors.js';
 import type { Address, ListenerHandle, SockOptValue, StreamHandle } from './transport.js';
 
 function toBytes(data: Uint8Array | string): Uint8Array {
@@ -380,6 +380,21 @@ export class StreamSocket {
   /** The descriptor, or -1 once closed. */
   fileno(): number { return this.#handle === null ? -1 : this.#handle.fileno(); }
   get closed(): boolean { return this.#handle === null; }
+
+  /**
+   * @internal Gives up the descriptor without closing it (handed to a
+   * worker thread) and returns it; the socket is closed afterwards. Only a
+   * request nothing was written to yet can be handed over.
+   */
+  _release(): number {
+    const handle = this.#open('release');
+    if (handle.release === undefined || this.#outBytes !== 0) throw unsupported('handing this socket to a worker thread');
+    const fd = handle.release();
+    this.#handle = null;
+    this.#out = null;
+    return fd;
+  }
+
   getPeerName(): Address { return this.#open('getpeername').getPeerName(); }
   getSockName(): Address { return this.#open('getsockname').getSockName(); }
   setSockOpt(level: number, name: number, value: SockOptValue): void { this.#open('setsockopt').setSockOpt(level, name, value); }

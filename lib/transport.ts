@@ -100,6 +100,12 @@ export interface StreamHandle {
   getSockName(): Address;
   setSockOpt(level: number, name: number, value: SockOptValue): void;
   getSockOpt(level: number, name: number): number;
+  /**
+   * Gives up the descriptor without closing it and returns it (handed to a
+   * worker thread, which adopts it); the handle is closed afterwards. Only
+   * transports whose descriptors other threads can adopt have it.
+   */
+  release?(): number;
 }
 
 /** A child's end: its exit code, or the signal that ended it. */
@@ -127,6 +133,12 @@ export interface Transport {
   readonly unlinksOnClose?: boolean;
   /** Present where the transport can fork (the native one, on the main thread). */
   readonly processes?: ProcessControl;
+  /**
+   * Present where a stream request can be handed to a worker thread
+   * (ThreadingMixIn's workerThreads): makes the request back from a
+   * descriptor another thread released. The native transport only.
+   */
+  readonly adoptStream?: (fd: number) => StreamHandle;
   /** Creates an unbound socket. Throws ERR_SOCKETSERVER_UNSUPPORTED for what it cannot do. */
   createListener(family: number, type: number): ListenerHandle;
 }

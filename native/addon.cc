@@ -49,6 +49,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : dispatcher(new Dispatcher(en
   c("EV_ERROR", kError);
 
   InitFork(env, exports);
+  exports.Set("adoptConnection", Napi::Function::New<Connection::Adopt>(env, "adoptConnection"));
   DefineAddon(exports, {
       InstanceMethod<&Addon::MakeSystemError>("makeSystemError", napi_enumerable),
       InstanceValue("Listener", listener, napi_enumerable),

@@ -20,6 +20,7 @@ Napi::Function Connection::Init(Napi::Env env) {
           InstanceMethod<&Connection::Send>("send"),
           InstanceMethod<&Connection::Shutdown>("shutdown"),
           InstanceMethod<&Connection::GetPeerName>("getPeerName"),
+          InstanceMethod<&Connection::Release>("release"),
       }));
 }
 
@@ -29,6 +30,29 @@ Napi::Object Connection::Wrap(Napi::Env env, UniqueFd fd) {
   Connection* c = Connection::Unwrap(obj);
   c->fd_ = std::move(fd);
   return obj;
+}
+
+Napi::Value Connection::Adopt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd = RequireInt32(info, 0, "fd");
+  if (fd < 0) ThrowRangeError(env, "ERR_OUT_OF_RANGE", "fd must be >= 0");
+  // Only a stream socket is adopted: a wrong number must fail here, not
+  // become a Connection that reads some other file.
+  int type = 0;
+  socklen_t len = sizeof(type);
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+    ThrowSystemError(env, errno, "getsockopt");
+  if (type != SOCK_STREAM)
+    ThrowTypeError(env, "ERR_INVALID_ARG_VALUE", "adoptConnection: fd is not a stream socket");
+  return Wrap(env, UniqueFd(fd));
+}
+
+Napi::Value Connection::Release(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env, fd_.Get(), "release");
+  // The poll handle goes first, while the descriptor is still ours.
+  watch_.Close();
+  return Napi::Number::New(env, fd_.Release());
 }
 
 Connection::Connection(const Napi::CallbackInfo& info)

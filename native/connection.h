@@ -15,6 +15,11 @@ class Connection : public SocketWrap<Connection> {
   static Napi::Function Init(Napi::Env env);
   // Wraps an accepted descriptor; the new object owns it.
   static Napi::Object Wrap(Napi::Env env, UniqueFd fd);
+  // adoptConnection(fd) -> Connection: takes ownership of a connected
+  // stream socket's descriptor handed over by another thread of this
+  // process (a worker thread's request, lib/worker-pool.ts). Descriptors
+  // are process-wide; the caller must own `fd` and give it up by calling.
+  static Napi::Value Adopt(const Napi::CallbackInfo& info);
 
   explicit Connection(const Napi::CallbackInfo& info);
   ~Connection() override;
@@ -27,6 +32,9 @@ class Connection : public SocketWrap<Connection> {
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value Shutdown(const Napi::CallbackInfo& info);
   Napi::Value GetPeerName(const Napi::CallbackInfo& info);
+  // release() -> fd: gives up the descriptor without closing it (handed
+  // to a worker thread); the object is closed afterwards (fileno() -1).
+  Napi::Value Release(const Napi::CallbackInfo& info);
 
   void CloseNow();
 };

@@ -130,6 +130,8 @@ describe('03 native arguments: wrong types are TypeError ERR_INVALID_ARG_TYPE', 
       ['reapChild(string blocking)', () => addon.reapChild(1, 'yes')],
       ['new ChildWatch(string pid)', () => new addon.ChildWatch('1', noop)],
       ['new ChildWatch(non-function callback)', () => new addon.ChildWatch(process.pid, 'cb')],
+      ['adoptConnection(string fd)', () => addon.adoptConnection('3')],
+      ['adoptConnection(missing fd)', () => addon.adoptConnection()],
     ];
     for (const [name, call] of cases) {
       it(name, () => {

@@ -119,6 +119,28 @@ describe('examples (the documentation, ported)', () => {
       }
     });
 
+    it('--workers 2: serves with its handlers on worker threads (issue 10)', async () => {
+      const port = await freePort();
+      const server = await start([cli, '--tcp', `127.0.0.1:${port}`, '--workers', '2', './examples/handler.mjs'], {}, /serving tcp on .* on 2 worker threads/);
+      try {
+        for (let i = 0; i < 3; i++) expect(await lines({ port, host: '127.0.0.1' }, `w${i}\none\n`)).to.equal(`W${i}\nONE\n`);
+      } finally {
+        expect(await stop(server)).to.equal(0);
+      }
+    });
+
+    it('--workers: a bad count, or a datagram server, is a usage error', async () => {
+      for (const args of [['--tcp', '127.0.0.1:1', '--workers', 'x'], ['--udp', '127.0.0.1:1', '--workers', '2']]) {
+        const error = await run(process.execPath, [cli, ...args, './examples/handler.mjs'], { cwd: root, timeout: 10_000 }).then(
+          () => null,
+          (e: { code: number; stderr: string }) => e,
+        );
+        expect(error, args.join(' ')).to.not.equal(null);
+        expect(error!.code).to.equal(2);
+        expect(error!.stderr).to.match(/--workers/);
+      }
+    });
+
     it('serves over a Unix socket', async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-cli-'));
       const sock = path.join(dir, 'cli.sock');

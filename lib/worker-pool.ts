@@ -1,0 +1,409 @@
+/**
+ * The worker threads of ThreadingMixIn's `workerThreads` (the main
+ * thread's side; lib/worker.ts is the worker's side).
+ *
+ * How a request reaches a worker (DESIGN.md, "Threading", "Worker
+ * threads: the handoff"): the main thread takes the connection as for any
+ * server and runs verifyRequest(); the pool picks the least-busy worker,
+ * the connection gives up its descriptor (a number: descriptors belong to
+ * the whole process) into a slot of a shared table, and the number goes to
+ * the worker in a message. The worker adopts it (a Connection of its own
+ * environment), runs the handler, shuts the connection down and closes it,
+ * and says "done".
+ *
+ * Ownership of a descriptor in flight is decided by one atomic
+ * compare-and-swap on its slot: the worker takes it (SENT → ADOPTED) before
+ * it adopts the descriptor; the main thread, when the worker died, takes it
+ * back (SENT → RECLAIMED) and closes it. Exactly one of them wins; a
+ * descriptor the worker adopted is closed by the worker, or by its
+ * environment's teardown when it dies (the Connection's finaliser), which
+ * Node finishes before the main thread hears 'exit'.
+ *
+ * The queue is bounded: at most MAX_REQUESTS_PER_WORKER requests per
+ * worker. When every worker is at that bound, dispatch() waits, the serve
+ * loop stops taking connections, and the kernel's listen backlog holds the
+ * rest.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import { withCode } from './errors.js';
+import type { Address } from './transport.js';
+
+/** Requests one worker runs at once (its handlers interleave at their awaits). */
+export const MAX_REQUESTS_PER_WORKER = 32;
+
+/** The states of a slot of the shared table. */
+export const SLOT_FREE = 0;
+export const SLOT_SENT = 1;
+export const SLOT_ADOPTED = 2;
+export const SLOT_RECLAIMED = 3;
+
+/** What every worker is given (structured-cloneable). */
+export interface WorkerInit {
+  /** The handler's `static module`: a file URL or an absolute path. */
+  module: string;
+  /** The handler class's name: the export to take. */
+  className: string;
+  serverAddress: Address;
+  /** The server's settings that can be cloned (not `transport`). */
+  settings: Record<string, unknown>;
+  workerData: unknown;
+  /**
+   * Int32s: first the state of each slot (SLOT_*), n × MAX_REQUESTS_PER_WORKER
+   * of them; then one "active" count per worker (activeIndex()).
+   */
+  slots: SharedArrayBuffer;
+  /** This worker's index: its active count is at activeIndex(size, index). */
+  index: number;
+  /** The pool's size (workerThreads). */
+  size: number;
+}
+
+/**
+ * Where worker `index`'s active count is in the shared table: the requests
+ * it runs and has not yet closed. The main thread adds one when it hands
+ * a request over; the worker takes it off just before it closes the
+ * connection. So when a client sees its reply end, the main thread already
+ * sees that worker as free, even before the "done" message arrives, and
+ * the least-busy choice is right for the client's next connection.
+ */
+export function activeIndex(size: number, index: number): number {
+  return size * MAX_REQUESTS_PER_WORKER + index;
+}
+
+/** Messages from a worker. */
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'error'; slot: number; error: SerializedError }
+  | { t: 'done'; slot: number }
+  | { t: 'shutdown' };
+
+/** A request, to a worker. */
+export interface ToWorker {
+  t: 'req';
+  slot: number;
+  fd: number;
+  clientAddress: Address | null;
+}
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: unknown;
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    return { name: error.name, message: error.message, stack: error.stack, code: (error as { code?: unknown }).code };
+  }
+  return { name: 'Error', message: String(error) };
+}
+
+/** An Error on the main thread with what a worker's error said (its stack is the worker's). */
+export function deserializeError(s: SerializedError): Error {
+  const error = new Error(s.message);
+  error.name = s.name;
+  if (s.stack !== undefined) error.stack = s.stack;
+  if (s.code !== undefined) Object.assign(error, { code: s.code });
+  return error;
+}
+
+/** What the pool calls on its server (main thread). */
+export interface PoolHost {
+  /** A request failed in a worker, or its worker died: handleError(null, clientAddress, error). */
+  requestFailed(clientAddress: Address | null, error: Error): void | Promise<void>;
+  /** A handler in a worker called this.server.shutdown(). */
+  shutdownRequested(): void;
+}
+
+interface InFlight {
+  slot: number;
+  fd: number;
+  clientAddress: Address | null;
+  /** handleError() calls started for it, awaited before it counts as done. */
+  reports: Array<void | Promise<void>>;
+  resolve: () => void;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  /** Its place in the table's active counts (a replacement takes the dead worker's). */
+  index: number;
+  ready: boolean;
+  inflight: Map<number, InFlight>;
+  /** The uncaught error the worker reported before it exited. */
+  lastError: Error | null;
+  /** Set by close(): end it once it has no request left. */
+  retiring: boolean;
+}
+
+/** The worker's script: worker.js beside this file (dist/ or the test build). */
+const WORKER_SCRIPT = path.join(__dirname, 'worker.js');
+
+export class WorkerPool {
+  readonly size: number;
+  readonly #init: WorkerInit;
+  readonly #host: PoolHost;
+  readonly #states: Int32Array;
+  readonly #freeSlots: number[] = [];
+  #workers: PoolWorker[] = [];
+  #starting: Promise<void> | null = null;
+  #closing = false;
+  /** Woken when a worker gets room or becomes ready, or a worker is lost. */
+  #roomWaiters: Array<() => void> = [];
+
+  constructor(size: number, init: Omit<WorkerInit, 'slots' | 'index' | 'size'>, host: PoolHost) {
+    this.size = size;
+    const slots = new SharedArrayBuffer((size * MAX_REQUESTS_PER_WORKER + size) * Int32Array.BYTES_PER_ELEMENT);
+    this.#states = new Int32Array(slots);
+    for (let i = size * MAX_REQUESTS_PER_WORKER - 1; i >= 0; i--) this.#freeSlots.push(i);
+    this.#init = { ...init, slots, index: -1, size };
+    this.#host = host;
+  }
+
+  /** The thread ids of the workers that are ready (for tests and diagnostics). */
+  get threadIds(): number[] {
+    return this.#workers.filter((w) => w.ready).map((w) => w.worker.threadId);
+  }
+
+  /** Requests handed to workers and not yet done. */
+  get inFlight(): number {
+    let n = 0;
+    for (const w of this.#workers) n += w.inflight.size;
+    return n;
+  }
+
+  /**
+   * Starts the workers (once) and resolves when every one has imported the
+   * handler's module. A worker that cannot (a bad module, no such export)
+   * makes it reject with that worker's error; a later call tries again.
+   */
+  start(): Promise<void> {
+    if (this.#closing) return Promise.reject(withCode(new Error('the worker threads are closed'), 'ERR_SOCKETSERVER_CLOSED'));
+    if (this.#starting !== null) return this.#starting;
+    const started = Array.from({ length: this.size }, (_, index) => this.#spawn(index));
+    this.#starting = Promise.all(started).then(
+      () => undefined,
+      async (error: unknown) => {
+        this.#starting = null;
+        await Promise.all(this.#workers.map((w) => this.#end(w)));
+        throw error;
+      },
+    );
+    return this.#starting;
+  }
+
+  /** Starts one worker; resolves when it is ready, rejects when it exits before. */
+  #spawn(index: number): Promise<void> {
+    Atomics.store(this.#states, activeIndex(this.size, index), 0);
+    const worker = new Worker(WORKER_SCRIPT, { workerData: { ...this.#init, index } });
+    const w: PoolWorker = { worker, index, ready: false, inflight: new Map(), lastError: null, retiring: false };
+    this.#workers.push(w);
+    // Referenced while it starts (someone awaits start()) and while it runs
+    // requests (dispatch(), #finish()); an idle pool does not keep Node alive.
+    return new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: FromWorker) => {
+        if (m.t === 'ready') {
+          w.ready = true;
+          if (w.inflight.size === 0) worker.unref();
+          resolve();
+          this.#wakeRoomWaiters();
+        } else {
+          this.#onMessage(w, m);
+        }
+      });
+      worker.on('error', (error) => {
+        w.lastError = error;
+      });
+      worker.on('exit', (code) => {
+        if (!w.ready) reject(w.lastError ?? new Error(`worker thread exited (code ${code}) before it was ready`));
+        this.#onExit(w, code);
+      });
+    });
+  }
+
+  #onMessage(w: PoolWorker, m: FromWorker): void {
+    if (m.t === 'shutdown') {
+      this.#host.shutdownRequested();
+      return;
+    }
+    if (m.t === 'ready') return;
+    const entry = w.inflight.get(m.slot);
+    if (entry === undefined) return;
+    if (m.t === 'error') {
+      entry.reports.push(this.#report(entry.clientAddress, deserializeError(m.error)));
+    } else if (m.t === 'done') {
+      this.#finish(w, entry);
+    }
+  }
+
+  #report(clientAddress: Address | null, error: Error): void | Promise<void> {
+    try {
+      const r = this.#host.requestFailed(clientAddress, error);
+      return r instanceof Promise ? r.catch(reportPoolError) : r;
+    } catch (e) {
+      reportPoolError(e);
+    }
+  }
+
+  /** The request is over: its slot is free again, its task resolves once its reports are. */
+  #finish(w: PoolWorker, entry: InFlight): void {
+    w.inflight.delete(entry.slot);
+    Atomics.store(this.#states, entry.slot, SLOT_FREE);
+    this.#freeSlots.push(entry.slot);
+    if (w.inflight.size === 0) {
+      w.worker.unref();
+      if (w.retiring) this.#end(w);
+    }
+    const reports = entry.reports.filter((r): r is Promise<void> => r instanceof Promise);
+    if (reports.length === 0) entry.resolve();
+    else void Promise.all(reports).then(entry.resolve, entry.resolve);
+    this.#wakeRoomWaiters();
+  }
+
+  #onExit(w: PoolWorker, code: number): void {
+    this.#workers = this.#workers.filter((x) => x !== w);
+    const lost = [...w.inflight.values()];
+    if (lost.length > 0) {
+      const cause = w.lastError;
+      const why = cause !== null ? `: ${cause.name}: ${cause.message}` : '';
+      for (const entry of lost) {
+        // The worker never took it: the main thread owns it again and closes it.
+        if (Atomics.compareExchange(this.#states, entry.slot, SLOT_SENT, SLOT_RECLAIMED) === SLOT_SENT) closeFd(entry.fd);
+        // Taken (ADOPTED): the worker's teardown closed it already.
+        if (!this.#closing) {
+          const error = withCode(
+            new Error(`the worker thread running this request exited (code ${code})${why}`, cause !== null ? { cause } : undefined),
+            'ERR_SOCKETSERVER_WORKER_EXIT',
+          );
+          entry.reports.push(this.#report(entry.clientAddress, error));
+        }
+        this.#finish(w, entry);
+      }
+    }
+    // Replace a worker that served, unless the pool is closing; one that
+    // never became ready is not restarted (start() reported why).
+    if (!this.#closing && !w.retiring && w.ready) {
+      void this.#spawn(w.index).catch((error: unknown) => {
+        if (!this.#closing) reportPoolError(error);
+      });
+    }
+    this.#wakeRoomWaiters();
+  }
+
+  #wakeRoomWaiters(): void {
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** True when dispatch() can be called now: the pool is started and a worker has room. */
+  hasRoom(): boolean {
+    return this.#leastBusy() !== null && this.#freeSlots.length > 0;
+  }
+
+  /** The ready worker with the fewest active requests, if one has room. */
+  #leastBusy(): PoolWorker | null {
+    let best: PoolWorker | null = null;
+    let bestActive = Infinity;
+    for (const w of this.#workers) {
+      if (!w.ready || w.retiring || w.inflight.size >= MAX_REQUESTS_PER_WORKER) continue;
+      const active = Atomics.load(this.#states, activeIndex(this.size, w.index));
+      if (active < bestActive) {
+        best = w;
+        bestActive = active;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Waits until a worker has room (the bounded queue: meanwhile the serve
+   * loop takes nothing from the kernel). Rejects when no worker is left
+   * and none is coming.
+   */
+  async waitForRoom(): Promise<void> {
+    await this.start();
+    while (this.#leastBusy() === null) {
+      if (this.#closing) throw withCode(new Error('the worker threads are closed'), 'ERR_SOCKETSERVER_CLOSED');
+      if (this.#workers.length === 0) throw withCode(new Error('no worker thread is left to run the request'), 'ERR_SOCKETSERVER_WORKER_EXIT');
+      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+    }
+  }
+
+  /**
+   * Hands the request to the least-busy worker: `release()` gives up the
+   * descriptor, called only once the request is sure to be sent. Call
+   * after waitForRoom(), in the same turn. Resolves when the request is
+   * done (or lost with its worker, and reported).
+   */
+  dispatch(release: () => number, clientAddress: Address | null): Promise<void> {
+    const w = this.#leastBusy();
+    const slot = this.#freeSlots.pop();
+    if (w === null || slot === undefined) throw new Error('WorkerPool.dispatch() without room (call waitForRoom() first)');
+    let fd: number;
+    try {
+      fd = release();
+    } catch (error) {
+      this.#freeSlots.push(slot);
+      throw error;
+    }
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => { resolve = r; });
+    const entry: InFlight = { slot, fd, clientAddress, reports: [], resolve };
+    Atomics.store(this.#states, slot, SLOT_SENT);
+    Atomics.add(this.#states, activeIndex(this.size, w.index), 1);
+    w.inflight.set(slot, entry);
+    if (w.inflight.size === 1) w.worker.ref();
+    const message: ToWorker = { t: 'req', slot, fd, clientAddress };
+    try {
+      w.worker.postMessage(message);
+    } catch (error) {
+      // Not sent (a clientAddress that cannot be cloned): take it back.
+      if (Atomics.compareExchange(this.#states, slot, SLOT_SENT, SLOT_RECLAIMED) === SLOT_SENT) closeFd(fd);
+      entry.reports.push(this.#report(clientAddress, error as Error));
+      this.#finish(w, entry);
+    }
+    return done;
+  }
+
+  /**
+   * Ends the workers. Those with requests still running end when their
+   * last one is done (daemonThreads, or blockOnClose false: nobody waits
+   * for them, and they do not keep the process alive). Resolves when the
+   * idle ones have ended.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#wakeRoomWaiters();
+    const ending: Promise<unknown>[] = [];
+    for (const w of this.#workers) {
+      w.retiring = true;
+      if (w.inflight.size === 0) ending.push(this.#end(w));
+      else w.worker.unref();
+    }
+    await Promise.all(ending);
+  }
+
+  #end(w: PoolWorker): Promise<unknown> {
+    w.retiring = true;
+    return w.worker.terminate();
+  }
+}
+
+/** Closes a descriptor the main thread took back (never adopted by a worker). */
+function closeFd(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch (error) {
+    reportPoolError(error);
+  }
+}
+
+function reportPoolError(error: unknown): void {
+  const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+  process.stderr.write(`Exception in the worker pool:\n${text}\n`);
+}
