@@ -59,6 +59,30 @@ export class BaseRequestHandler<Req = StreamSocket, Srv = ServerLike> {
   finish(): void | Promise<void> {}
 }
 
+/**
+ * What finishRequest() does, wherever it runs (BaseServer on the main
+ * thread, a worker thread's server view): makes the handler with
+ * `(request, clientAddress, server)`, then awaits setup(), handle() and
+ * finish(); finish() runs when handle() throws, not when setup() throws.
+ * A step is awaited only when it returns something.
+ */
+export async function runHandler(Handler: unknown, request: unknown, clientAddress: Address | null, server: unknown): Promise<void> {
+  const handler = new (Handler as new (r: unknown, a: Address | null, s: unknown) => {
+    setup?: () => unknown;
+    handle?: () => unknown;
+    finish?: () => unknown;
+  })(request, clientAddress, server);
+  const setup = handler.setup?.();
+  if (setup !== undefined) await setup;
+  try {
+    const handled = handler.handle?.();
+    if (handled !== undefined) await handled;
+  } finally {
+    const finished = handler.finish?.();
+    if (finished !== undefined) await finished;
+  }
+}
+
 /** An instance setting when set, otherwise the static one of its class. */
 function setting<T>(handler: object, name: string): T {
   const own = (handler as Record<string, unknown>)[name];

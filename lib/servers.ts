@@ -69,19 +69,13 @@ import { inspect } from 'node:util';
 import { validateAddress } from './address.js';
 import { constants } from './constants.js';
 import { busy, closedError, invalidArgType, isSystemError, outOfRange, unsupported } from './errors.js';
-import type { DatagramRequest } from './handlers.js';
+import { type DatagramRequest, runHandler } from './handlers.js';
 import { nativeTransport } from './native-transport.js';
 import { ServerSocket, StreamSocket } from './socket.js';
 import { type Address, DATAGRAM_DEFAULTS, type DatagramLimits, type ListenerHandle, type Transport } from './transport.js';
 
 /** The request-handler class a server instantiates for each request. */
 export type RequestHandlerClass = new (request: never, clientAddress: Address | null, server: never) => object;
-
-interface HandlerLike {
-  setup?: () => unknown;
-  handle?: () => unknown;
-  finish?: () => unknown;
-}
 
 /** Per-instance settings; each overrides the static of the same name. */
 export interface ServerOptions {
@@ -320,18 +314,8 @@ export class BaseServer<Req = unknown> {
   serverClose(): void | Promise<void> {}
 
   /** Makes the request handler and runs its setup(), handle() and finish(). */
-  async finishRequest(request: Req, clientAddress: Address | null): Promise<void> {
-    const Handler = this.RequestHandlerClass as unknown as new (r: Req, a: Address | null, s: this) => HandlerLike;
-    const handler = new Handler(request, clientAddress, this);
-    const setup = handler.setup?.();
-    if (setup !== undefined) await setup;
-    try {
-      const handled = handler.handle?.();
-      if (handled !== undefined) await handled;
-    } finally {
-      const finished = handler.finish?.();
-      if (finished !== undefined) await finished;
-    }
+  finishRequest(request: Req, clientAddress: Address | null): Promise<void> {
+    return runHandler(this.RequestHandlerClass, request, clientAddress, this);
   }
 
   /** Called to shut down and close one request. */

@@ -14,17 +14,12 @@ import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { constants } from './constants.js';
+import { runHandler } from './handlers.js';
 import { nativeTransport } from './native-transport.js';
 import type { RequestHandlerClass } from './servers.js';
 import { StreamSocket } from './socket.js';
 import type { Address } from './transport.js';
 import { activeIndex, type FromWorker, serializeError, SLOT_ADOPTED, SLOT_SENT, type ToWorker, type WorkerInit } from './worker-pool.js';
-
-interface HandlerLike {
-  setup?: () => unknown;
-  handle?: () => unknown;
-  finish?: () => unknown;
-}
 
 /**
  * The server as a handler in a worker thread sees it. Its settings are
@@ -55,18 +50,8 @@ export class WorkerServerView {
   }
 
   /** BaseServer.finishRequest(): the handler's setup(), handle(), finish(). */
-  async finishRequest(request: StreamSocket, clientAddress: Address | null): Promise<void> {
-    const Handler = this.RequestHandlerClass as unknown as new (r: StreamSocket, a: Address | null, s: this) => HandlerLike;
-    const handler = new Handler(request, clientAddress, this);
-    const setup = handler.setup?.();
-    if (setup !== undefined) await setup;
-    try {
-      const handled = handler.handle?.();
-      if (handled !== undefined) await handled;
-    } finally {
-      const finished = handler.finish?.();
-      if (finished !== undefined) await finished;
-    }
+  finishRequest(request: StreamSocket, clientAddress: Address | null): Promise<void> {
+    return runHandler(this.RequestHandlerClass, request, clientAddress, this);
   }
 
   /** TCPServer.shutdownRequest(): shuts the connection down for writing, then closes it. */
