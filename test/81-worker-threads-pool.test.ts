@@ -329,8 +329,13 @@ describe('81 worker threads (ThreadingMixIn workerThreads), stream servers', fun
       await fdsBackTo(fds, 'descriptors after the worker died and was replaced');
     });
 
-    it('serverClose() with blockOnClose waits for the requests in flight, then ends the workers', async () => {
-      await start();
+    /**
+     * Starts the server (with `options`), has one request wait in a worker
+     * ('slow', answered 'WAITING'), then stops the loop: what the serverClose()
+     * tests start from. `threads0`: the thread count without the two workers.
+     */
+    async function slowRequestThenStop(options?: Parameters<typeof start>[0]) {
+      await start(options);
       const threads0 = threadCount() - 2;
       const slow = await open(targetOf(server));
       slow.sock.write('slow\n');
@@ -338,6 +343,11 @@ describe('81 worker threads (ThreadingMixIn workerThreads), stream servers', fun
       await server.shutdown();
       await withTimeout(loop!, 10_000, 'loop end');
       loop = null;
+      return { threads0, slow };
+    }
+
+    it('serverClose() with blockOnClose waits for the requests in flight, then ends the workers', async () => {
+      const { threads0, slow } = await slowRequestThenStop();
       let closed = false;
       const closing = server.serverClose().then(() => { closed = true; });
       await turns(50);
@@ -350,14 +360,7 @@ describe('81 worker threads (ThreadingMixIn workerThreads), stream servers', fun
     });
 
     it('serverClose() with daemonThreads does not wait; the request still completes, then its worker ends', async () => {
-      await start({ daemonThreads: true });
-      const threads0 = threadCount() - 2;
-      const slow = await open(targetOf(server));
-      slow.sock.write('slow\n');
-      expect(await slow.line()).to.equal('WAITING');
-      await server.shutdown();
-      await withTimeout(loop!, 10_000, 'loop end');
-      loop = null;
+      const { threads0, slow } = await slowRequestThenStop({ daemonThreads: true });
       await withTimeout(server.serverClose(), 10_000, 'serverClose (no wait)');
       expect(server._workerPool().inFlight).to.equal(1);
       slow.sock.write('go\n');
