@@ -219,16 +219,20 @@ export class StreamSocket {
   _queueSend(bytes: Uint8Array): Promise<void> | undefined {
     this.#takeOutError();
     this.#open('send');
-    const more = this._input !== null && this._input._buffered() > 0;
-    const queued = this.#outBytes > 0 || this.#flushing !== null;
-    if (!queued && (!more || bytes.length >= QUEUE_MAX_WRITE)) {
-      const sent = this._sendNow(bytes, 0);
-      return sent < bytes.length ? this._sendAllFrom(bytes, sent) : undefined;
+    if (bytes.length >= QUEUE_MAX_WRITE) {
+      // Large: not copied. What is queued goes first, in order.
+      this._flushQueued();
+      this.#takeOutError();
+      if (this.#flushing !== null) return this.#flushing.then(() => this._queueSend(bytes));
+      return this.#sendNowOrWait(bytes);
     }
-    if (this.#flushing !== null && (this.#outBytes >= QUEUE_HIGH_WATER || bytes.length >= QUEUE_MAX_WRITE)) {
+    const more = this._input !== null && this._input._buffered() > 0;
+    const queued = this.#queued;
+    if (!queued && !more) return this.#sendNowOrWait(bytes);
+    if (this.#flushing !== null && this.#outBytes >= QUEUE_HIGH_WATER) {
       return this.#flushing.then(() => this._queueSend(bytes));
     }
-    if (this.#outBytes === 0 && this.#flushing === null) {
+    if (!queued) {
       toFlush.push(this);
       if (!flushQueued) {
         flushQueued = true;
@@ -295,6 +299,17 @@ export class StreamSocket {
     this.#takeOutError();
   }
 
+  /** Sends `bytes` now as far as the kernel takes them; the promise of the rest, if any. */
+  #sendNowOrWait(bytes: Uint8Array): Promise<void> | undefined {
+    const sent = this._sendNow(bytes, 0);
+    return sent < bytes.length ? this._sendAllFrom(bytes, sent) : undefined;
+  }
+
+  /** Output is queued, or a flush of it is still being sent: a direct send must wait for it. */
+  get #queued(): boolean {
+    return this.#outBytes > 0 || this.#flushing !== null;
+  }
+
   /** Throws (once) the error of queued output that could not be sent. */
   #takeOutError(): void {
     const error = this.#outError;
@@ -306,7 +321,7 @@ export class StreamSocket {
   /** Sends what the kernel takes now (waiting until it takes something); returns the count. */
   async send(data: Uint8Array | string): Promise<number> {
     const bytes = toBytes(data);
-    if (this.#outBytes > 0 || this.#flushing !== null) await this._flushAll();
+    if (this.#queued) await this._flushAll();
     const deadline = this.#deadline();
     for (;;) {
       const handle = this.#open('send');
@@ -324,10 +339,9 @@ export class StreamSocket {
   sendAll(data: Uint8Array | string): Promise<void> {
     try {
       const bytes = toBytes(data);
-      if (this.#outBytes > 0 || this.#flushing !== null) return this._flushAll().then(() => this._sendAllFrom(bytes, 0));
+      if (this.#queued) return this._flushAll().then(() => this._sendAllFrom(bytes, 0));
       // What the kernel takes at once costs no async step.
-      const sent = this._sendNow(bytes, 0);
-      return sent < bytes.length ? this._sendAllFrom(bytes, sent) : Promise.resolve();
+      return this.#sendNowOrWait(bytes) ?? Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
     }
