@@ -19,8 +19,9 @@ export class NativeListenerHandle implements ListenerHandle {
   #readyWaiter: ((ready: boolean) => void) | null = null;
   #serveThread = true;
 
-  constructor(protected readonly addon: NativeAddon, family: number, type: number) {
-    this.sock = new addon.Listener(family, type);
+  /** A new socket; with `fd`, that one adopted (a worker thread's reply socket). */
+  constructor(protected readonly addon: NativeAddon, family: number, type: number, fd?: number) {
+    this.sock = fd === undefined ? new addon.Listener(family, type) : new addon.Listener(family, type, fd);
     this.family = family;
   }
 
@@ -34,6 +35,7 @@ export class NativeListenerHandle implements ListenerHandle {
     this.sock.configure(batchLimit, limits.maxPacketSize, limits.maxQueuedDatagrams, limits.maxQueuedBytes);
   }
   droppedDatagrams(): number { return this.sock.droppedDatagrams(); }
+  dup(): number { return this.sock.dup(); }
   readyNow(): boolean { return this.sock.readyNow(); }
 
   setServeThread(on: boolean): void { this.#serveThread = on; }

@@ -12,7 +12,7 @@
  * - blockOnClose (true): serverClose() waits for in-flight requests.
  * - workerThreads (0): 0 runs handlers as tasks on the main thread; n >= 1
  *   runs each request's finishRequest() and shutdownRequest() on a pool of
- *   n worker threads (lib/worker-pool.ts; stream servers, native transport).
+ *   n worker threads (lib/worker-pool.ts; native transport).
  *   The handler class names its module: `static module = import.meta.url`.
  * - workerData (undefined): a structured-cloneable value each worker gets,
  *   as `this.server.workerData` in handlers.
@@ -67,9 +67,10 @@ import { isMainThread } from 'node:worker_threads';
 import { constants } from './constants.js';
 import { invalidArgType, isSystemError, outOfRange, unsupported } from './errors.js';
 import type { BaseServer, RequestHandlerClass, ServerOptions } from './servers.js';
-import type { StreamSocket } from './socket.js';
+import type { DatagramRequest } from './handlers.js';
+import { StreamSocket } from './socket.js';
 import type { Address, ChildStatus, ProcessControl, Transport } from './transport.js';
-import { WorkerPool } from './worker-pool.js';
+import { type PoolRequest, WorkerPool } from './worker-pool.js';
 
 /** Options the Threading classes accept besides the server's own. */
 export interface ThreadingOptions extends ServerOptions {
@@ -127,9 +128,9 @@ function checkWorkerThreads(ctor: Record<string, unknown>, args: unknown[]): unk
   }
   if (n === 0) return args;
   const transport = pick('transport') as Transport | undefined;
-  if (transport?.adoptStream === undefined) throw unsupported(`workerThreads on the ${transport?.name ?? 'given'} transport`);
-  if (pick('socketType') === constants.SOCK_DGRAM) {
-    throw unsupported('workerThreads on a datagram server (not yet: stream servers only; use workerThreads: 0)');
+  const datagram = pick('socketType') === constants.SOCK_DGRAM;
+  if ((datagram ? transport?.adoptListener : transport?.adoptStream) === undefined) {
+    throw unsupported(`workerThreads on the ${transport?.name ?? 'given'} transport`);
   }
   const Handler = args[1] as { name?: string; module?: unknown } | undefined;
   const name = Handler?.name || 'MyHandler';
@@ -212,14 +213,22 @@ export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerC
             serverAddress: this.serverAddress,
             settings: cloneableSettings(this, (this.constructor as unknown as { settings: readonly string[] }).settings),
             workerData: this.workerData,
+            datagram: this.#datagramKind(),
           },
           {
             requestFailed: (clientAddress, error) => this.handleError(null as never, clientAddress, error),
             shutdownRequested: () => void this.shutdown(),
+            dupSocket: () => this.socket!.handle.dup!(),
           },
         );
       }
       return this.#pool;
+    }
+
+    /** A datagram server's socket family and type (what a worker's reply socket must be); null for a stream server. */
+    #datagramKind(): { family: number; type: number } | null {
+      const { addressFamily, socketType } = this as unknown as { addressFamily: number; socketType: number };
+      return socketType === constants.SOCK_DGRAM ? { family: addressFamily, type: socketType } : null;
     }
 
     /** Starts the worker threads first (workerThreads > 0): a module that cannot be loaded rejects here. */
@@ -264,18 +273,25 @@ export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerC
      */
     override processRequest(request: unknown, clientAddress: Address | null): Promise<void> {
       const pool = this._workerPool();
-      if (pool !== null) return this.#dispatch(pool, request as StreamSocket, clientAddress);
+      if (pool !== null) return this.#dispatch(pool, this.#poolRequest(request), clientAddress);
       this.#track(this.processRequestThread(request, clientAddress).catch(reportTaskError));
       return Promise.resolve();
     }
 
-    #dispatch(pool: WorkerPool, request: StreamSocket, clientAddress: Address | null): Promise<void> {
+    /** What a worker is given of the request: a connection's descriptor, or a datagram's payload. */
+    #poolRequest(request: unknown): PoolRequest {
+      if (request instanceof StreamSocket) return { kind: 'stream', release: () => request._release() };
+      const [data] = request as DatagramRequest;
+      return { kind: 'datagram', data, truncated: (request as DatagramRequest).truncated === true };
+    }
+
+    #dispatch(pool: WorkerPool, request: PoolRequest, clientAddress: Address | null): Promise<void> {
       // The common case costs no await: a worker has room now.
       if (pool.hasRoom()) {
-        this.#track(pool.dispatch(() => request._release(), clientAddress));
+        this.#track(pool.dispatch(request, clientAddress));
         return Promise.resolve();
       }
-      return pool.waitForRoom().then(() => this.#track(pool.dispatch(() => request._release(), clientAddress)));
+      return pool.waitForRoom().then(() => this.#track(pool.dispatch(request, clientAddress)));
     }
 
     #track(task: Promise<void>): void {

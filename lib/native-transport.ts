@@ -39,6 +39,10 @@ export const nativeTransport: Transport = {
     const addon = loadAddon();
     return new NativeStream(addon.adoptConnection(fd), addon.constants);
   },
+  adoptListener(family: number, type: number, fd: number): ListenerHandle {
+    const Handle = type === constants.SOCK_DGRAM ? NativeDatagramHandle : NativeListenerHandle;
+    return new Handle(loadAddon(), family, type, fd);
+  },
   createListener(family: number, type: number): ListenerHandle {
     const Handle = type === constants.SOCK_DGRAM ? NativeDatagramHandle : NativeListenerHandle;
     return new Handle(loadAddon(), family, type);

@@ -47,6 +47,8 @@ export interface NativeListener {
   takeDatagram(meta: Uint32Array, out: { host: string }, pool?: Uint8Array, offset?: number): Buffer | number;
   /** Datagrams read and dropped because the queue was at its bounds (configure()). */
   droppedDatagrams(): number;
+  /** A new descriptor of this socket (close-on-exec), owned by the caller. */
+  dup(): number;
   /** sendTo() the host of the last datagram taken (out.host), at this port. */
   sendToLast(data: Uint8Array, port?: number, flowinfo?: number, scopeId?: number): number | null;
   poll(events: number, callback: (status: number, events: number) => void): void;
@@ -73,7 +75,8 @@ export interface NativeConstants {
 }
 
 export interface NativeAddon {
-  Listener: new (family: number, type: number) => NativeListener;
+  /** A new socket; with `fd`, that socket of this family and type adopted (closed with the Listener). */
+  Listener: new (family: number, type: number, fd?: number) => NativeListener;
   /** The class of take()'s connections: made by the addon, not from JavaScript. */
   Connection: { prototype: NativeConnection };
   ChildWatch: new (pid: number, onExit: () => void) => NativeChildWatch;

@@ -78,6 +78,12 @@ export interface ListenerHandle {
    */
   sendTo(data: Uint8Array, address: Address): number | null | Promise<number>;
   waitWritable(): Promise<void>;
+  /**
+   * A new descriptor of this socket, owned by the caller (a worker
+   * thread's reply socket: Transport.adoptListener()). The native
+   * transport only.
+   */
+  dup?(): number;
   close(): void;
 }
 
@@ -139,6 +145,13 @@ export interface Transport {
    * descriptor another thread released. The native transport only.
    */
   readonly adoptStream?: (fd: number) => StreamHandle;
+  /**
+   * Present where a descriptor of this process can become a server's
+   * socket: a worker thread's reply socket for a datagram server (a dup()
+   * of the server's). It must be of that family and type (a TypeError
+   * otherwise, and the caller still owns it). The native transport only.
+   */
+  readonly adoptListener?: (family: number, type: number, fd: number) => ListenerHandle;
   /** Creates an unbound socket. Throws ERR_SOCKETSERVER_UNSUPPORTED for what it cannot do. */
   createListener(family: number, type: number): ListenerHandle;
 }

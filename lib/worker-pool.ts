@@ -3,16 +3,20 @@
  * thread's side; lib/worker.ts is the worker's side).
  *
  * How a request reaches a worker (DESIGN.md, "Threading", "Worker
- * threads: the handoff"): the main thread takes the connection as for any
- * server and runs verifyRequest(); the pool picks the least-busy worker,
- * the connection gives up its descriptor (a number: descriptors belong to
+ * threads: the handoff"): the main thread takes the request as for any
+ * server and runs verifyRequest(); the pool picks the least-busy worker.
+ * A connection gives up its descriptor (a number: descriptors belong to
  * the whole process) into a slot of a shared table, and the number goes to
  * the worker in a message. The worker adopts it (a Connection of its own
  * environment), runs the handler, shuts the connection down and closes it,
- * and says "done".
+ * and says "done". A datagram's payload goes in the message, copied once
+ * into a buffer of its own that is transferred, not cloned; the worker
+ * replies on its own dup() of the server's socket, which it adopts when it
+ * starts (its "reply socket", in a slot of the same table), so that a reply
+ * never goes to a descriptor number the main thread closed and reused.
  *
- * Ownership of a descriptor in flight is decided by one atomic
- * compare-and-swap on its slot: the worker takes it (SENT → ADOPTED) before
+ * Ownership of a descriptor in flight (a connection, or a worker's reply
+ * socket) is decided by one atomic compare-and-swap on its slot: the worker takes it (SENT → ADOPTED) before
  * it adopts the descriptor; the main thread, when the worker died, takes it
  * back (SENT → RECLAIMED) and closes it. Exactly one of them wins; a
  * descriptor the worker adopted is closed by the worker, or by its
@@ -50,11 +54,16 @@ export interface WorkerInit {
   /** The server's settings that can be cloned (not `transport`). */
   settings: Record<string, unknown>;
   workerData: unknown;
+  /** A datagram server's socket family and type; null for a stream server. */
+  datagram: { family: number; type: number } | null;
   /**
    * Int32s: first the state of each slot (SLOT_*), n × MAX_REQUESTS_PER_WORKER
-   * of them; then one "active" count per worker (activeIndex()).
+   * of them; then one "active" count per worker (activeIndex()); then the
+   * state of each worker's reply socket (replyIndex()).
    */
   slots: SharedArrayBuffer;
+  /** A datagram server's: this worker's dup() of the server's socket, to adopt (replyIndex()); else -1. */
+  replyFd: number;
   /** This worker's index: its active count is at activeIndex(size, index). */
   index: number;
   /** The pool's size (workerThreads). */
@@ -73,6 +82,11 @@ export function activeIndex(size: number, index: number): number {
   return size * MAX_REQUESTS_PER_WORKER + index;
 }
 
+/** Where worker `index`'s reply socket's state is in the shared table (a datagram server's). */
+export function replyIndex(size: number, index: number): number {
+  return size * MAX_REQUESTS_PER_WORKER + size + index;
+}
+
 /** Messages from a worker. */
 export type FromWorker =
   | { t: 'ready' }
@@ -80,13 +94,15 @@ export type FromWorker =
   | { t: 'done'; slot: number }
   | { t: 'shutdown' };
 
-/** A request, to a worker. */
-export interface ToWorker {
-  t: 'req';
-  slot: number;
-  fd: number;
-  clientAddress: Address | null;
-}
+/** A request, to a worker: a connection's descriptor, or a datagram (its payload transferred). */
+export type ToWorker =
+  | { t: 'req'; slot: number; fd: number; clientAddress: Address | null }
+  | { t: 'dgram'; slot: number; data: ArrayBuffer; truncated: boolean; clientAddress: Address | null };
+
+/** What dispatch() hands over: a connection (release() gives up its descriptor) or a datagram. */
+export type PoolRequest =
+  | { kind: 'stream'; release: () => number }
+  | { kind: 'datagram'; data: Uint8Array; truncated: boolean };
 
 export interface SerializedError {
   name: string;
@@ -117,14 +133,19 @@ export interface PoolHost {
   requestFailed(clientAddress: Address | null, error: Error): void | Promise<void>;
   /** A handler in a worker called this.server.shutdown(). */
   shutdownRequested(): void;
+  /** A datagram server's: a new descriptor of its socket (a worker's reply socket), owned by the caller. */
+  dupSocket(): number;
 }
 
 interface InFlight {
   slot: number;
+  /** The connection's descriptor; -1 for a datagram. */
   fd: number;
   clientAddress: Address | null;
   /** handleError() calls started for it, awaited before it counts as done. */
   reports: Array<void | Promise<void>>;
+  /** When it was handed over (performance.now()). */
+  since: number;
   resolve: () => void;
 }
 
@@ -138,7 +159,13 @@ interface PoolWorker {
   lastError: Error | null;
   /** Set by close(): end it once it has no request left. */
   retiring: boolean;
+  /** Its reply socket's descriptor (a datagram server's), -1 without. */
+  replyFd: number;
 }
+
+/** How long a replacement worker that failed to start waits before the next try: doubling from the first, up to the last. */
+const RESPAWN_FIRST_MS = 100;
+const RESPAWN_MAX_MS = 10_000;
 
 /** The worker's script: worker.js beside this file (dist/ or the test build). */
 const WORKER_SCRIPT = path.join(__dirname, 'worker.js');
@@ -154,13 +181,15 @@ export class WorkerPool {
   #closing = false;
   /** Woken when a worker gets room or becomes ready, or a worker is lost. */
   #roomWaiters: Array<() => void> = [];
+  /** Replacements that failed to start, waiting to be tried again: index → timer. */
+  readonly #respawns = new Map<number, NodeJS.Timeout>();
 
-  constructor(size: number, init: Omit<WorkerInit, 'slots' | 'index' | 'size'>, host: PoolHost) {
+  constructor(size: number, init: Omit<WorkerInit, 'slots' | 'index' | 'size' | 'replyFd'>, host: PoolHost) {
     this.size = size;
-    const slots = new SharedArrayBuffer((size * MAX_REQUESTS_PER_WORKER + size) * Int32Array.BYTES_PER_ELEMENT);
+    const slots = new SharedArrayBuffer((size * MAX_REQUESTS_PER_WORKER + 2 * size) * Int32Array.BYTES_PER_ELEMENT);
     this.#states = new Int32Array(slots);
     for (let i = size * MAX_REQUESTS_PER_WORKER - 1; i >= 0; i--) this.#freeSlots.push(i);
-    this.#init = { ...init, slots, index: -1, size };
+    this.#init = { ...init, slots, index: -1, size, replyFd: -1 };
     this.#host = host;
   }
 
@@ -199,8 +228,19 @@ export class WorkerPool {
   /** Starts one worker; resolves when it is ready, rejects when it exits before. */
   #spawn(index: number): Promise<void> {
     Atomics.store(this.#states, activeIndex(this.size, index), 0);
-    const worker = new Worker(WORKER_SCRIPT, { workerData: { ...this.#init, index } });
-    const w: PoolWorker = { worker, index, ready: false, inflight: new Map(), lastError: null, retiring: false };
+    let replyFd = -1;
+    let worker: Worker;
+    try {
+      if (this.#init.datagram !== null) {
+        replyFd = this.#host.dupSocket();
+        Atomics.store(this.#states, replyIndex(this.size, index), SLOT_SENT);
+      }
+      worker = new Worker(WORKER_SCRIPT, { workerData: { ...this.#init, index, replyFd } });
+    } catch (error) {
+      if (replyFd >= 0) this.#reclaimReplySocket(index, replyFd);
+      return Promise.reject(error);
+    }
+    const w: PoolWorker = { worker, index, ready: false, inflight: new Map(), lastError: null, retiring: false, replyFd };
     this.#workers.push(w);
     // Referenced while it starts (someone awaits start()) and while it runs
     // requests (dispatch(), #finish()); an idle pool does not keep Node alive.
@@ -264,15 +304,21 @@ export class WorkerPool {
     this.#wakeRoomWaiters();
   }
 
+  /** A reply socket the worker never took (it died first, or never started): the main thread closes it. */
+  #reclaimReplySocket(index: number, fd: number): void {
+    if (Atomics.compareExchange(this.#states, replyIndex(this.size, index), SLOT_SENT, SLOT_RECLAIMED) === SLOT_SENT) closeFd(fd);
+  }
+
   #onExit(w: PoolWorker, code: number): void {
     this.#workers = this.#workers.filter((x) => x !== w);
+    if (w.replyFd >= 0) this.#reclaimReplySocket(w.index, w.replyFd);
     const lost = [...w.inflight.values()];
     if (lost.length > 0) {
       const cause = w.lastError;
       const why = cause !== null ? `: ${cause.name}: ${cause.message}` : '';
       for (const entry of lost) {
         // The worker never took it: the main thread owns it again and closes it.
-        if (Atomics.compareExchange(this.#states, entry.slot, SLOT_SENT, SLOT_RECLAIMED) === SLOT_SENT) closeFd(entry.fd);
+        if (entry.fd >= 0 && Atomics.compareExchange(this.#states, entry.slot, SLOT_SENT, SLOT_RECLAIMED) === SLOT_SENT) closeFd(entry.fd);
         // Taken (ADOPTED): the worker's teardown closed it already.
         if (!this.#closing) {
           const error = withCode(
@@ -285,13 +331,32 @@ export class WorkerPool {
       }
     }
     // Replace a worker that served, unless the pool is closing; one that
-    // never became ready is not restarted (start() reported why).
-    if (!this.#closing && !w.retiring && w.ready) {
-      void this.#spawn(w.index).catch((error: unknown) => {
-        if (!this.#closing) reportPoolError(error);
-      });
-    }
+    // never became ready is not restarted here (start() reported why, or
+    // #replace() tries again).
+    if (!this.#closing && !w.retiring && w.ready) this.#replace(w.index, RESPAWN_FIRST_MS);
     this.#wakeRoomWaiters();
+  }
+
+  /**
+   * Starts a worker in place of a dead one. One that fails to start (its
+   * module broke meanwhile, no descriptor left for its reply socket) is
+   * reported and tried again after `delay`, doubled each time up to
+   * RESPAWN_MAX_MS, until one starts or the pool closes: the pool does not
+   * shrink for good after a passing failure. One timer per index at most.
+   */
+  #replace(index: number, delay: number): void {
+    this.#spawn(index).catch((error: unknown) => {
+      if (this.#closing) return;
+      reportPoolError(error);
+      const timer = setTimeout(() => {
+        this.#respawns.delete(index);
+        if (!this.#closing) this.#replace(index, Math.min(delay * 2, RESPAWN_MAX_MS));
+      }, delay);
+      // Only a server that serves keeps the process alive, not a retry.
+      timer.unref();
+      this.#respawns.set(index, timer);
+      this.#wakeRoomWaiters();
+    });
   }
 
   #wakeRoomWaiters(): void {
@@ -305,16 +370,27 @@ export class WorkerPool {
     return this.#leastBusy() !== null && this.#freeSlots.length > 0;
   }
 
-  /** The ready worker with the fewest active requests, if one has room. */
+  /**
+   * The ready worker with the fewest active requests, if one has room.
+   * Among equals, the one whose oldest request in flight started last: a
+   * request that has run long is likely to run longer (a heavy one), while
+   * one just handed over may be done already. That matters for datagrams:
+   * the client has the reply (sent by finish()) a moment before the
+   * worker's count drops, and its next datagram must not join the heavy
+   * request's worker on that tie.
+   */
   #leastBusy(): PoolWorker | null {
     let best: PoolWorker | null = null;
     let bestActive = Infinity;
+    let bestSince = -Infinity;
     for (const w of this.#workers) {
       if (!w.ready || w.retiring || w.inflight.size >= MAX_REQUESTS_PER_WORKER) continue;
       const active = Atomics.load(this.#states, activeIndex(this.size, w.index));
-      if (active < bestActive) {
+      const since = oldestSince(w);
+      if (active < bestActive || (active === bestActive && since > bestSince)) {
         best = w;
         bestActive = active;
+        bestSince = since;
       }
     }
     return best;
@@ -329,41 +405,54 @@ export class WorkerPool {
     await this.start();
     while (this.#leastBusy() === null) {
       if (this.#closing) throw withCode(new Error('the worker threads are closed'), 'ERR_SOCKETSERVER_CLOSED');
-      if (this.#workers.length === 0) throw withCode(new Error('no worker thread is left to run the request'), 'ERR_SOCKETSERVER_WORKER_EXIT');
+      if (this.#workers.length === 0 && this.#respawns.size === 0) {
+        throw withCode(new Error('no worker thread is left to run the request'), 'ERR_SOCKETSERVER_WORKER_EXIT');
+      }
       await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
     }
   }
 
   /**
-   * Hands the request to the least-busy worker: `release()` gives up the
-   * descriptor, called only once the request is sure to be sent. Call
-   * after waitForRoom(), in the same turn. Resolves when the request is
-   * done (or lost with its worker, and reported).
+   * Hands the request to the least-busy worker: a connection's `release()`
+   * gives up the descriptor, called only once the request is sure to be
+   * sent; a datagram's payload is copied into a buffer that is then
+   * transferred. Call after waitForRoom(), in the same turn. Resolves when
+   * the request is done (or lost with its worker, and reported).
    */
-  dispatch(release: () => number, clientAddress: Address | null): Promise<void> {
+  dispatch(request: PoolRequest, clientAddress: Address | null): Promise<void> {
     const w = this.#leastBusy();
     const slot = this.#freeSlots.pop();
     if (w === null || slot === undefined) throw new Error('WorkerPool.dispatch() without room (call waitForRoom() first)');
-    let fd: number;
-    try {
-      fd = release();
-    } catch (error) {
-      this.#freeSlots.push(slot);
-      throw error;
+    let fd = -1;
+    let message: ToWorker;
+    let transfer: ArrayBuffer[] = [];
+    if (request.kind === 'stream') {
+      try {
+        fd = request.release();
+      } catch (error) {
+        this.#freeSlots.push(slot);
+        throw error;
+      }
+      message = { t: 'req', slot, fd, clientAddress };
+    } else {
+      // A copy of its own: the payload is a view of a shared pool, and
+      // cloning a view would copy the whole pool.
+      const data = new Uint8Array(request.data).buffer;
+      message = { t: 'dgram', slot, data, truncated: request.truncated, clientAddress };
+      transfer = [data];
     }
     let resolve!: () => void;
     const done = new Promise<void>((r) => { resolve = r; });
-    const entry: InFlight = { slot, fd, clientAddress, reports: [], resolve };
+    const entry: InFlight = { slot, fd, clientAddress, reports: [], since: performance.now(), resolve };
     Atomics.store(this.#states, slot, SLOT_SENT);
     Atomics.add(this.#states, activeIndex(this.size, w.index), 1);
     w.inflight.set(slot, entry);
     if (w.inflight.size === 1) w.worker.ref();
-    const message: ToWorker = { t: 'req', slot, fd, clientAddress };
     try {
-      w.worker.postMessage(message);
+      w.worker.postMessage(message, transfer);
     } catch (error) {
       // Not sent (a clientAddress that cannot be cloned): take it back.
-      if (Atomics.compareExchange(this.#states, slot, SLOT_SENT, SLOT_RECLAIMED) === SLOT_SENT) closeFd(fd);
+      if (fd >= 0 && Atomics.compareExchange(this.#states, slot, SLOT_SENT, SLOT_RECLAIMED) === SLOT_SENT) closeFd(fd);
       entry.reports.push(this.#report(clientAddress, error as Error));
       this.#finish(w, entry);
     }
@@ -378,6 +467,8 @@ export class WorkerPool {
    */
   async close(): Promise<void> {
     this.#closing = true;
+    for (const timer of this.#respawns.values()) clearTimeout(timer);
+    this.#respawns.clear();
     this.#wakeRoomWaiters();
     const ending: Promise<unknown>[] = [];
     for (const w of this.#workers) {
@@ -392,6 +483,13 @@ export class WorkerPool {
     w.retiring = true;
     return w.worker.terminate();
   }
+}
+
+/** When the worker's oldest request in flight was handed over; +Infinity when it has none. */
+function oldestSince(w: PoolWorker): number {
+  // A Map iterates in insertion order: the first entry is the oldest.
+  for (const entry of w.inflight.values()) return entry.since;
+  return Infinity;
 }
 
 /** Closes a descriptor the main thread took back (never adopted by a worker). */

@@ -1,25 +1,40 @@
 /**
  * A worker thread of ThreadingMixIn's `workerThreads` (the worker's side;
- * lib/worker-pool.ts is the main thread's). It imports the handler's
- * module, then runs each request it is given: adopts the descriptor (after
- * taking it in the shared slot table: SENT → ADOPTED), runs
- * finishRequest() (the handler's setup/handle/finish) and
+ * lib/worker-pool.ts is the main thread's). A datagram server's worker
+ * first adopts its reply socket (a dup() of the server's, taken in the
+ * shared slot table: SENT → ADOPTED). It imports the handler's module,
+ * then runs each request it is given: a connection's descriptor it adopts
+ * (taken the same way); a datagram becomes `[payload, reply socket]`. It
+ * runs finishRequest() (the handler's setup/handle/finish) and
  * shutdownRequest(), reports a failure to the main thread, where
  * handleError() runs, and says "done".
  *
  * `this.server` in a handler here is a WorkerServerView: serverAddress,
  * the server's settings, RequestHandlerClass, workerData, and shutdown().
  */
+import * as fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { constants } from './constants.js';
-import { runHandler } from './handlers.js';
+import { type DatagramRequest, runHandler } from './handlers.js';
 import { nativeTransport } from './native-transport.js';
 import type { RequestHandlerClass } from './servers.js';
-import { StreamSocket } from './socket.js';
+import { ServerSocket, StreamSocket } from './socket.js';
 import type { Address } from './transport.js';
-import { activeIndex, type FromWorker, serializeError, SLOT_ADOPTED, SLOT_SENT, type ToWorker, type WorkerInit } from './worker-pool.js';
+import {
+  activeIndex,
+  type FromWorker,
+  replyIndex,
+  serializeError,
+  SLOT_ADOPTED,
+  SLOT_SENT,
+  type ToWorker,
+  type WorkerInit,
+} from './worker-pool.js';
+
+/** A request in a worker: a connection, or a datagram with the reply socket. */
+type WorkerRequest = StreamSocket | DatagramRequest;
 
 /**
  * The server as a handler in a worker thread sees it. Its settings are
@@ -50,12 +65,16 @@ export class WorkerServerView {
   }
 
   /** BaseServer.finishRequest(): the handler's setup(), handle(), finish(). */
-  finishRequest(request: StreamSocket, clientAddress: Address | null): Promise<void> {
+  finishRequest(request: WorkerRequest, clientAddress: Address | null): Promise<void> {
     return runHandler(this.RequestHandlerClass, request, clientAddress, this);
   }
 
-  /** TCPServer.shutdownRequest(): shuts the connection down for writing, then closes it. */
-  shutdownRequest(request: StreamSocket): void {
+  /**
+   * TCPServer.shutdownRequest(): shuts the connection down for writing,
+   * then closes it. A datagram has nothing to close (UDPServer's).
+   */
+  shutdownRequest(request: WorkerRequest): void {
+    if (!(request instanceof StreamSocket)) return;
     try {
       request.shutdown(constants.SHUT_WR);
     } catch {
@@ -65,12 +84,17 @@ export class WorkerServerView {
   }
 }
 
-/** The handler class in its module: the export of that name, else the default export. */
+/**
+ * The handler class in its module: the export of that name, else an export
+ * that is a class of that name (`export { Upper as Handler }`), else the
+ * default export.
+ */
 async function loadHandler(spec: string, name: string): Promise<RequestHandlerClass> {
   const url = spec.startsWith('file:') ? spec : pathToFileURL(spec).href;
   const mod = (await import(url)) as Record<string, unknown>;
   const def = mod.default as Record<string, unknown> | undefined;
-  for (const candidate of [mod[name], typeof def === 'function' || typeof def === 'object' ? def?.[name] : undefined]) {
+  const nested = typeof def === 'function' || typeof def === 'object' ? def?.[name] : undefined;
+  for (const candidate of [mod[name], nested, ...Object.values(mod)]) {
     if (typeof candidate === 'function' && candidate.name === name) return candidate as RequestHandlerClass;
   }
   if (typeof def === 'function') return def as unknown as RequestHandlerClass;
@@ -84,13 +108,14 @@ async function main(): Promise<void> {
   const states = new Int32Array(init.slots);
   const active = activeIndex(init.size, init.index);
   const post = (m: FromWorker): void => port.postMessage(m);
+  const replySocket = init.datagram === null ? null : adoptReplySocket(init, states);
   const Handler = await loadHandler(init.module, init.className);
   const view = new WorkerServerView(init, Handler, post);
 
   async function run(m: ToWorker): Promise<void> {
     // Take the descriptor, unless the main thread took it back (it does
     // that only for a worker that died, so this is a guard, not a path).
-    if (Atomics.compareExchange(states, m.slot, SLOT_SENT, SLOT_ADOPTED) !== SLOT_SENT) return;
+    if (m.t === 'req' && Atomics.compareExchange(states, m.slot, SLOT_SENT, SLOT_ADOPTED) !== SLOT_SENT) return;
     let counted = true;
     // No longer busy, said before the connection closes (activeIndex()).
     const idle = (): void => {
@@ -98,7 +123,10 @@ async function main(): Promise<void> {
       counted = false;
     };
     try {
-      const request = new StreamSocket(nativeTransport.adoptStream!(m.fd));
+      const request: WorkerRequest =
+        m.t === 'req'
+          ? new StreamSocket(nativeTransport.adoptStream!(m.fd))
+          : Object.assign([Buffer.from(m.data), replySocket!] as [Buffer, ServerSocket], { truncated: m.truncated });
       try {
         await view.finishRequest(request, m.clientAddress);
       } catch (error) {
@@ -116,9 +144,27 @@ async function main(): Promise<void> {
   }
 
   port.on('message', (m: ToWorker) => {
-    if (m.t === 'req') void run(m);
+    if (m.t === 'req' || m.t === 'dgram') void run(m);
   });
   post({ t: 'ready' });
+}
+
+/**
+ * A datagram server's worker: its own socket to reply on, a dup() of the
+ * server's that the main thread made for it. Taken (SENT → ADOPTED)
+ * before anything else can fail, so that it is closed by exactly one side.
+ */
+function adoptReplySocket(init: WorkerInit, states: Int32Array): ServerSocket {
+  const { family, type } = init.datagram!;
+  if (Atomics.compareExchange(states, replyIndex(init.size, init.index), SLOT_SENT, SLOT_ADOPTED) !== SLOT_SENT) {
+    throw new Error('the reply socket was taken back before the worker thread started');
+  }
+  try {
+    return new ServerSocket(nativeTransport.adoptListener!(family, type, init.replyFd));
+  } catch (error) {
+    fs.closeSync(init.replyFd);
+    throw error;
+  }
 }
 
 main().catch((error: unknown) => {

@@ -111,10 +111,14 @@ Napi::Function Listener::Init(Napi::Env env) {
           InstanceMethod<&Listener::TakeDatagram>("takeDatagram"),
           InstanceMethod<&Listener::SendToLast>("sendToLast"),
           InstanceMethod<&Listener::DroppedDatagrams>("droppedDatagrams"),
+          InstanceMethod<&Listener::Dup>("dup"),
       }));
 }
 
-// new Listener(family, type)
+// new Listener(family, type[, fd]): a new socket, or, with fd, that socket
+// of the process taken as this one's (it must be of that family and type;
+// closed with this Listener). A worker thread's reply socket is a dup() of
+// its server's, adopted so.
 Listener::Listener(const Napi::CallbackInfo& info) : SocketWrap<Listener>(info) {
   Napi::Env env = info.Env();
   family_ = RequireInt32(info, 0, "family");
@@ -125,7 +129,13 @@ Listener::Listener(const Napi::CallbackInfo& info) : SocketWrap<Listener>(info) 
   if (type_ != SOCK_STREAM && type_ != SOCK_DGRAM)
     ThrowRangeError(env, "ERR_SOCKETSERVER_UNSUPPORTED",
                     "unsupported socket type " + std::to_string(type_));
-  fd_ = CreateSocket(env, family_, type_);
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    int32_t fd = RequireInt32(info, 2, "fd");
+    if (fd < 0) ThrowRangeError(env, "ERR_OUT_OF_RANGE", "fd must be >= 0");
+    fd_ = AdoptSocket(env, fd, family_, type_);
+  } else {
+    fd_ = CreateSocket(env, family_, type_);
+  }
   if (type_ == SOCK_STREAM) {
     int reserve = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (reserve < 0) ThrowSystemError(env, errno, "open");  // fd_ closes itself
@@ -183,6 +193,13 @@ Napi::Value Listener::Configure(const Napi::CallbackInfo& info) {
   max_queued_ = static_cast<size_t>(datagrams);
   max_queued_bytes_ = static_cast<size_t>(bytes);
   return env.Undefined();
+}
+
+// dup() -> a new descriptor of this socket (close-on-exec), which the caller
+// owns: how a worker thread gets a datagram server's socket of its own to
+// reply on, one that stays valid if the server closes first.
+Napi::Value Listener::Dup(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), DupSocket(info.Env(), fd_.Get()).Release());
 }
 
 // droppedDatagrams() -> how many datagrams were read and dropped because the

@@ -75,6 +75,7 @@ class Listener : public SocketWrap<Listener> {
   Napi::Value Arm(const Napi::CallbackInfo& info);
   Napi::Value Wake(const Napi::CallbackInfo& info);
   Napi::Value DroppedDatagrams(const Napi::CallbackInfo& info);
+  Napi::Value Dup(const Napi::CallbackInfo& info);
 
   void StartThread(Napi::Env env);
   void StopThread();

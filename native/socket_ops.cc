@@ -1,8 +1,10 @@
 #include "socket_ops.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <string>
 
 #include "errors.h"
 
@@ -12,6 +14,38 @@ UniqueFd CreateSocket(Napi::Env env, int family, int type) {
   int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) ThrowSystemError(env, errno, "socket");
   return UniqueFd(fd);
+}
+
+UniqueFd AdoptSocket(Napi::Env env, int fd, int family, int type) {
+  int domain = 0;
+  int kind = 0;
+  socklen_t len = sizeof(domain);
+  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)
+    ThrowSystemError(env, errno, "getsockopt");
+  len = sizeof(kind);
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &kind, &len) != 0)
+    ThrowSystemError(env, errno, "getsockopt");
+  if (domain != family || kind != type)
+    ThrowTypeError(env, "ERR_INVALID_ARG_VALUE",
+                   "fd " + std::to_string(fd) + " is a socket of family " + std::to_string(domain) +
+                       " and type " + std::to_string(kind) + ", not family " + std::to_string(family) +
+                       " and type " + std::to_string(type));
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) ThrowSystemError(env, errno, "fcntl");
+  if ((flags & O_NONBLOCK) == 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+    ThrowSystemError(env, errno, "fcntl");
+  int fdflags = ::fcntl(fd, F_GETFD);
+  if (fdflags < 0) ThrowSystemError(env, errno, "fcntl");
+  if ((fdflags & FD_CLOEXEC) == 0 && ::fcntl(fd, F_SETFD, fdflags | FD_CLOEXEC) != 0)
+    ThrowSystemError(env, errno, "fcntl");
+  return UniqueFd(fd);
+}
+
+UniqueFd DupSocket(Napi::Env env, int fd) {
+  RequireOpen(env, fd, "dup");
+  int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) ThrowSystemError(env, errno, "dup");
+  return UniqueFd(copy);
 }
 
 void RequireOpen(Napi::Env env, int fd, const char* syscall) {

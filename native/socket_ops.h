@@ -17,6 +17,16 @@ namespace socketserver {
 // socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC). Throws a system error.
 UniqueFd CreateSocket(Napi::Env env, int family, int type);
 
+// Takes `fd` as a socket of `family` and `type` (SO_DOMAIN, SO_TYPE must
+// match: a wrong number fails here instead of becoming a server that reads
+// some other file), made non-blocking and close-on-exec. Throws a system
+// error (EBADF, ENOTSOCK) or a TypeError ERR_INVALID_ARG_VALUE; on any
+// throw the caller still owns `fd`.
+UniqueFd AdoptSocket(Napi::Env env, int fd, int family, int type);
+
+// dup() of `fd`, close-on-exec. Throws a system error.
+UniqueFd DupSocket(Napi::Env env, int fd);
+
 // setSockOpt(level, name, value) and getSockOpt(level, name) of the JS
 // classes: setsockopt with an integer (or boolean) value, or a Buffer for
 // raw bytes; getsockopt of an integer. Arguments checked as errors.h says.

@@ -1,4 +1,5 @@
-// Issue 10, first slice: ThreadingMixIn's workerThreads on stream servers.
+// Issue 10: ThreadingMixIn's workerThreads on stream servers (datagram
+// servers: test/82).
 // The handlers live in test/fixtures/worker-handlers.{js,mjs}, modules a
 // worker thread can import. Every wait is bounded; nothing sleeps to
 // synchronise: the handlers say where they are ("STARTED", "WAITING").
@@ -116,19 +117,6 @@ describe('81 worker threads (ThreadingMixIn workerThreads), stream servers', fun
       expect(thrown).to.be.instanceOf(TypeError);
       expect(thrown.code).to.equal('ERR_INVALID_ARG_TYPE');
       expect(thrown.message).to.contain('workerData');
-    });
-
-    it('datagram servers refuse workerThreads for now: ERR_SOCKETSERVER_UNSUPPORTED', () => {
-      for (const cls of ['ThreadingUDPServer', 'ThreadingUnixDatagramServer']) {
-        const address = cls === 'ThreadingUDPServer' ? [HOST, 0] : tmp.path('dgram');
-        let thrown: Any;
-        try {
-          new ss[cls](address, Commands, { workerThreads: 1 });
-        } catch (e) {
-          thrown = e;
-        }
-        expect(thrown?.code, cls).to.equal('ERR_SOCKETSERVER_UNSUPPORTED');
-      }
     });
 
     it('the js transport refuses workerThreads > 0: ERR_SOCKETSERVER_UNSUPPORTED (0 is fine)', async () => {

@@ -578,8 +578,7 @@ export class UnixDgramClient {
       this.pending = null;
       if (p) p(kind, errno);
     };
-    // The third argument is ignored by addons whose arm() takes the callback.
-    this.s = new native.Listener(native.constants.AF_UNIX, native.constants.SOCK_DGRAM, onEvent);
+    this.s = new native.Listener(native.constants.AF_UNIX, native.constants.SOCK_DGRAM);
     this.onEvent = onEvent;
     try {
       this.s.bind(path);
