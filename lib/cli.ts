@@ -24,7 +24,7 @@ const USAGE = `usage: socketserver (--tcp HOST:PORT | --udp HOST:PORT | --unix P
 
 Serves the request handler class exported by HANDLER_MODULE (its default
 export, or the export named Handler). IPv6 hosts go in brackets: [::1]:9999.
---workers N (stream servers): runs the handlers on N worker threads
+--workers N: runs the handlers on N worker threads
 (ThreadingMixIn's workerThreads). Ctrl-C shuts the server down.`;
 
 type Kind = '--tcp' | '--udp' | '--unix' | '--unix-dgram';
@@ -68,9 +68,6 @@ export function parseArgs(argv: string[]): { kind: Kind; where: string; module: 
   }
   if (kind === undefined || where === undefined) throw new UsageError('an address option is required');
   if (module === undefined) throw new UsageError('a handler module is required');
-  if (workers > 0 && (kind === '--udp' || kind === '--unix-dgram')) {
-    throw new UsageError('--workers: not yet for datagram servers (--tcp and --unix only)');
-  }
   return { kind, where, module, workers };
 }
 
@@ -109,10 +106,10 @@ async function main(argv: string[]): Promise<number> {
   let server: TCPServer<unknown>;
   if (args.kind === '--tcp' || args.kind === '--udp') {
     const { address, family } = parseHostPort(args.where);
-    const Server = args.kind === '--tcp' ? withWorkers(TCPServer) : UDPServer;
+    const Server = withWorkers(args.kind === '--tcp' ? TCPServer : UDPServer);
     server = new Server(address, Handler, { addressFamily: family, allowReuseAddress: true, ...workerOptions });
   } else {
-    const Server = args.kind === '--unix' ? withWorkers(UnixStreamServer) : UnixDatagramServer;
+    const Server = withWorkers(args.kind === '--unix' ? UnixStreamServer : UnixDatagramServer);
     server = new Server(args.where, Handler, workerOptions);
   }
   const stop = (): void => {

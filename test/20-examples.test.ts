@@ -2,11 +2,14 @@
 // docs show: a server process, then the client, with the output compared.
 import { expect } from 'chai';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+
+import { udpExchange } from './helpers';
 
 const root = path.join(__dirname, '..', '..');
 const run = promisify(execFile);
@@ -18,6 +21,18 @@ function freePort(): Promise<number> {
     s.on('error', reject);
     s.listen(0, '127.0.0.1', () => {
       const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A UDP port that was free a moment ago. */
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.on('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
       s.close(() => resolve(port));
     });
   });
@@ -129,8 +144,22 @@ describe('examples (the documentation, ported)', () => {
       }
     });
 
-    it('--workers: a bad count, or a datagram server, is a usage error', async () => {
-      for (const args of [['--tcp', '127.0.0.1:1', '--workers', 'x'], ['--udp', '127.0.0.1:1', '--workers', '2']]) {
+    it('--workers 2 --udp: a datagram server with its handlers on worker threads', async () => {
+      const port = await freeUdpPort();
+      const handler = path.join(root, 'test', 'fixtures', 'udp-upper-handler.mjs');
+      const server = await start([cli, '--udp', `127.0.0.1:${port}`, '--workers', '2', handler], {}, /serving udp on .* on 2 worker threads/);
+      try {
+        for (let i = 0; i < 3; i++) {
+          const [reply] = (await udpExchange(['127.0.0.1', port], `d${i}`)).toString().split(' ');
+          expect(reply).to.equal(`D${i}`);
+        }
+      } finally {
+        expect(await stop(server)).to.equal(0);
+      }
+    });
+
+    it('--workers: a bad count is a usage error', async () => {
+      for (const args of [['--tcp', '127.0.0.1:1', '--workers', 'x'], ['--udp', '127.0.0.1:1', '--workers', '-1']]) {
         const error = await run(process.execPath, [cli, ...args, './examples/handler.mjs'], { cwd: root, timeout: 10_000 }).then(
           () => null,
           (e: { code: number; stderr: string }) => e,

@@ -290,6 +290,60 @@ describe('81 worker threads (ThreadingMixIn workerThreads), stream servers', fun
       });
     }
 
+    it('a replacement that fails to start is retried until one starts; meanwhile the other worker serves', async () => {
+      // A handler module that throws on import while its flag file exists.
+      const modulePath = `${tmp.path('retry-handler')}.js`;
+      const flag = `${modulePath}.broken`;
+      fs.writeFileSync(
+        modulePath,
+        `'use strict';
+const fs = require('node:fs');
+if (fs.existsSync(${JSON.stringify(flag)})) throw new Error('broken on purpose');
+const { StreamRequestHandler } = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))});
+class Retry extends StreamRequestHandler {
+  static module = __filename;
+  async handle() {
+    const line = (await this.rfile.readline()).toString().trim();
+    if (line === 'exit') process.exit(5);
+    await this.wfile.write(line.toUpperCase() + '\\n');
+  }
+}
+module.exports = { Retry };
+`,
+      );
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { Retry } = require(modulePath) as { Retry: Any };
+      await start({}, Recording, Retry);
+      // What the pool reports goes to stderr: kept here while the test runs.
+      let stderr = '';
+      const write = process.stderr.write;
+      (process.stderr as Any).write = (chunk: unknown, ...rest: unknown[]): boolean => {
+        stderr += String(chunk);
+        const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+        cb?.();
+        return true;
+      };
+      const failures = (): number => stderr.split('broken on purpose').length - 1;
+      try {
+        fs.writeFileSync(flag, '');
+        const sock = await connect(targetOf(server));
+        sock.write('exit\n');
+        await withTimeout(new SockReader(sock).readToEnd(10_000), 10_000, 'EOF from the dead worker');
+        sock.destroy();
+        await until(() => errors.length === 1, 'the dead worker\'s request reported', 10_000);
+        // The replacement fails (more than once: 100 ms, then 200 ms later); the other worker serves.
+        await until(() => failures() >= 2, 'two failed starts reported', 10_000);
+        expect(server._workerPool().threadIds).to.have.length(1);
+        expect(await exchange(targetOf(server), 'meanwhile')).to.deep.equal(['MEANWHILE']);
+        fs.rmSync(flag);
+        await until(() => server._workerPool().threadIds.length === 2, 'the replacement to start at last', 10_000);
+      } finally {
+        process.stderr.write = write;
+      }
+      expect(stderr).to.contain('Exception in the worker pool');
+      for (let i = 0; i < 4; i++) expect(await exchange(targetOf(server), `after ${i}`)).to.deep.equal([`AFTER ${i}`]);
+    });
+
     it('a request handed to a worker that dies before taking it: the main thread takes it back, closes and reports it', async () => {
       const gate = new SharedArrayBuffer(4);
       await start({ workerThreads: 1, workerData: { gate } });
@@ -370,6 +424,16 @@ describe('81 worker threads (ThreadingMixIn workerThreads), stream servers', fun
       const [line] = await exchange(targetOf(server), 'esm');
       const [word, id] = line.split(' ');
       expect(word).to.equal('ESM');
+      expect(Number(id)).to.be.oneOf(server._workerPool().threadIds);
+    });
+
+    it('a class exported under another name only (`export { Aliased as Renamed }`) is found by its class name', async () => {
+      const { Renamed } = (await import(MJS_FIXTURE)) as Any;
+      expect(Renamed.name).to.equal('Aliased');
+      await start({}, ss.ThreadingTCPServer, Renamed);
+      const [line] = await exchange(targetOf(server), 'x');
+      const [word, id] = line.split(' ');
+      expect(word).to.equal('ALIASED');
       expect(Number(id)).to.be.oneOf(server._workerPool().threadIds);
     });
 
