@@ -88,6 +88,10 @@ export function invalidArgType(message: string): TypeError & CodedError {
   return withCode(new TypeError(message), 'ERR_INVALID_ARG_TYPE');
 }
 
+export function invalidArgValue(message: string): TypeError & CodedError {
+  return withCode(new TypeError(message), 'ERR_INVALID_ARG_VALUE');
+}
+
 export function outOfRange(message: string, code = 'ERR_OUT_OF_RANGE'): RangeError & CodedError {
   return withCode(new RangeError(message), code);
 }

@@ -18,6 +18,8 @@ export type { Writer } from './streams.js';
 export type { Address, SockOptValue, Transport } from './transport.js';
 export type { CodedError } from './errors.js';
 export { ThreadingMixIn, ForkingMixIn } from './mixins.js';
+export { listenFds } from './activation.js';
+export type { ListenFd } from './activation.js';
 export type {
   ThreadingOptions, ThreadingServer, ThreadingServerClass,
   ForkingOptions, ForkingServer, ForkingServerClass, ServerClass,

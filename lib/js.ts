@@ -73,6 +73,8 @@ export { constants } from './constants.js';
 export type { Constants } from './constants.js';
 export type { RequestHandlerClass, ServerOptions } from './servers.js';
 export { ThreadingMixIn, ForkingMixIn } from './mixins.js';
+export { listenFds } from './activation.js';
+export type { ListenFd } from './activation.js';
 export type {
   ThreadingOptions, ThreadingServer, ThreadingServerClass,
   ForkingOptions, ForkingServer, ForkingServerClass, ServerClass,

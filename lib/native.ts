@@ -89,6 +89,10 @@ export interface NativeAddon {
   isForkedChild(): boolean;
   getpid(): number;
   /** A Connection that owns `fd`, a stream socket another thread of this process released. */
+  /** A descriptor's socket family, type, and whether it listens (activation.cc); a system error for a non-socket. */
+  socketKind(fd: number): { family: number; type: number; listening: boolean };
+  /** Sets FD_CLOEXEC on the descriptor. */
+  setCloexec(fd: number): void;
   adoptConnection(fd: number): NativeConnection;
 }
 

@@ -66,6 +66,7 @@
 import * as fs from 'node:fs';
 import { inspect } from 'node:util';
 
+import { adoptServerSocket, checkFileno } from './activation.js';
 import { validateAddress } from './address.js';
 import { constants } from './constants.js';
 import { busy, closedError, invalidArgType, isSystemError, outOfRange, unsupported } from './errors.js';
@@ -81,6 +82,13 @@ export type RequestHandlerClass = new (request: never, clientAddress: Address | 
 export interface ServerOptions {
   /** Bind and listen in the constructor (default true). */
   bindAndActivate?: boolean;
+  /**
+   * Adopt this descriptor, already bound (and listening, for a stream
+   * server), as the server's socket instead of making one: socket
+   * activation (listenFds()). The address given is then ignored;
+   * serverAddress is read from the socket.
+   */
+  fileno?: number;
   timeout?: number | null;
   addressFamily?: number;
   socketType?: number;
@@ -157,8 +165,8 @@ export class BaseServer<Req = unknown> {
     const ctor = this.constructor as typeof BaseServer;
     const opts = options as Record<string, unknown>;
     for (const key of Object.keys(opts)) {
-      if (key !== 'bindAndActivate' && !ctor.settings.includes(key)) {
-        throw invalidArgType(`unknown server option '${key}' (settings: bindAndActivate, ${ctor.settings.join(', ')})`);
+      if (key !== 'bindAndActivate' && key !== 'fileno' && !ctor.settings.includes(key)) {
+        throw invalidArgType(`unknown server option '${key}' (settings: bindAndActivate, fileno, ${ctor.settings.join(', ')})`);
       }
     }
     const self = this as unknown as Record<string, unknown>;
@@ -383,20 +391,35 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
   /**
    * Makes the socket and, unless `options.bindAndActivate` is false, binds
    * and activates it; if either fails the socket is closed before the error
-   * propagates.
+   * propagates. With `options.fileno`, adopts that descriptor instead
+   * (socket activation): no bind, no listen, and the address given is
+   * ignored.
    */
   constructor(serverAddress: Address, RequestHandlerClass: RequestHandlerClass, options: ServerOptions = {}) {
     super(serverAddress, RequestHandlerClass, options);
-    validateAddress(serverAddress, this.addressFamily);
+    const fileno = options.fileno === undefined ? null : checkFileno(options.fileno);
+    if (fileno === null) validateAddress(serverAddress, this.addressFamily);
     if (this.addressFamily === constants.AF_UNIX && !this.unlinkOnClose && this.transport.unlinksOnClose) {
       throw unsupported(`unlinkOnClose: false on the ${this.transport.name} transport (it removes a Unix socket's file on close)`);
     }
-    this.socket = new ServerSocket(this.transport.createListener(this.addressFamily, this.socketType));
+    if (fileno !== null) {
+      // An adopted socket of an internet server may be IPv6 (systemd's
+      // ListenStream=8000 is dual-stack): the server takes its family.
+      const adopted = adoptServerSocket(this.transport, fileno, this.addressFamily, this.socketType);
+      this.addressFamily = adopted.family;
+      this.socket = new ServerSocket(adopted.handle);
+    } else {
+      this.socket = new ServerSocket(this.transport.createListener(this.addressFamily, this.socketType));
+    }
     // From here on a failure closes the socket before it propagates: a bad
     // setting must not leave a descriptor for the garbage collector.
     try {
       this._configure();
-      if (options.bindAndActivate ?? true) {
+      if (fileno !== null) {
+        // Its file, for a Unix socket, is not this server's to remove: no
+        // serverBind() made it (the service manager did).
+        this.serverAddress = this.socket.getSockName();
+      } else if (options.bindAndActivate ?? true) {
         this.serverBind();
         this.serverActivate();
       }

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "activation.h"
 #include "connection.h"
 #include "errors.h"
 #include "fork.h"
@@ -49,6 +50,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : dispatcher(new Dispatcher(en
   c("EV_ERROR", kError);
 
   InitFork(env, exports);
+  InitActivation(env, exports);
   exports.Set("adoptConnection", Napi::Function::New<Connection::Adopt>(env, "adoptConnection"));
   DefineAddon(exports, {
       InstanceMethod<&Addon::MakeSystemError>("makeSystemError", napi_enumerable),

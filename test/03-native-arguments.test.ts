@@ -62,6 +62,8 @@ describe('03 native arguments: wrong types are TypeError ERR_INVALID_ARG_TYPE', 
     it('new Listener(string, number)', () => {
       expectArgType(() => new addon.Listener('2', SOCK_STREAM));
       expectArgType(() => new addon.Listener(AF_INET, undefined));
+      expectArgType(() => new addon.Listener(AF_INET, SOCK_STREAM, '3'));
+      expectArgType(() => new addon.Listener(AF_INET, SOCK_STREAM, () => undefined));
     });
     for (const [name, type, call] of listenerCases) {
       it(name, () => {
@@ -132,6 +134,9 @@ describe('03 native arguments: wrong types are TypeError ERR_INVALID_ARG_TYPE', 
       ['new ChildWatch(non-function callback)', () => new addon.ChildWatch(process.pid, 'cb')],
       ['adoptConnection(string fd)', () => addon.adoptConnection('3')],
       ['adoptConnection(missing fd)', () => addon.adoptConnection()],
+      ['socketKind(string fd)', () => addon.socketKind('3')],
+      ['socketKind(missing fd)', () => addon.socketKind()],
+      ['setCloexec(string fd)', () => addon.setCloexec('3')],
     ];
     for (const [name, call] of cases) {
       it(name, () => {

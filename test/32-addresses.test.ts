@@ -106,7 +106,7 @@ for (const { name, ss, caps } of transports) {
         const native = nativeAddon();
         const { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM } = native.constants;
         for (const [family, host] of [[AF_INET, '127.0.0.1\0junk'], [AF_INET6, '::1\0junk']] as const) {
-          const l = new native.Listener(family, SOCK_DGRAM, () => undefined);
+          const l = new native.Listener(family, SOCK_DGRAM);
           try {
             expect(() => l.bind([host, 0])).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_VALUE');
             expect(() => l.sendTo(Buffer.from('x'), [host, 9])).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_VALUE');

@@ -1,0 +1,57 @@
+#include "activation.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "errors.h"
+
+namespace socketserver {
+namespace {
+
+int32_t RequireFd(const Napi::CallbackInfo& info) {
+  int32_t fd = RequireInt32(info, 0, "fd");
+  if (fd < 0) ThrowRangeError(info.Env(), "ERR_OUT_OF_RANGE", "fd must be >= 0");
+  return fd;
+}
+
+int GetIntOpt(Napi::Env env, int fd, int name) {
+  int value = 0;
+  socklen_t len = sizeof(value);
+  if (::getsockopt(fd, SOL_SOCKET, name, &value, &len) != 0) ThrowSystemError(env, errno, "getsockopt");
+  return value;
+}
+
+// socketKind(fd) -> { family, type, listening }
+Napi::Value SocketKind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd = RequireFd(info);
+  Napi::Object kind = Napi::Object::New(env);
+  kind.Set("family", Napi::Number::New(env, GetIntOpt(env, fd, SO_DOMAIN)));
+  int type = GetIntOpt(env, fd, SO_TYPE);
+  kind.Set("type", Napi::Number::New(env, type));
+  // SO_ACCEPTCONN is defined for every socket; only a stream one can listen.
+  kind.Set("listening", Napi::Boolean::New(env, GetIntOpt(env, fd, SO_ACCEPTCONN) != 0));
+  return kind;
+}
+
+// setCloexec(fd): FD_CLOEXEC on, as sd_listen_fds() does.
+Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd = RequireFd(info);
+  int flags = ::fcntl(fd, F_GETFD);
+  if (flags < 0) ThrowSystemError(env, errno, "fcntl");
+  if ((flags & FD_CLOEXEC) == 0 && ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0)
+    ThrowSystemError(env, errno, "fcntl");
+  return env.Undefined();
+}
+
+}  // namespace
+
+void InitActivation(Napi::Env env, Napi::Object exports) {
+  exports.Set("socketKind", Napi::Function::New<SocketKind>(env, "socketKind"));
+  exports.Set("setCloexec", Napi::Function::New<SetCloexec>(env, "setCloexec"));
+}
+
+}  // namespace socketserver
