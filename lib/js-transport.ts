@@ -370,6 +370,10 @@ abstract class JsListener<Item> {
     return this.queue.length > 0;
   }
 
+  queued(): number {
+    return this.queue.length;
+  }
+
   waitReady(timeout: number | null): Promise<boolean> {
     if (this.queue.length > 0) return Promise.resolve(true);
     if (this.closed) return Promise.resolve(false);

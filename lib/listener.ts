@@ -36,6 +36,7 @@ export class NativeListenerHandle implements ListenerHandle {
   }
   droppedDatagrams(): number { return this.sock.droppedDatagrams(); }
   dup(): number { return this.sock.dup(); }
+  queued(): number { return this.sock.queued(); }
   readyNow(): boolean { return this.sock.readyNow(); }
 
   setServeThread(on: boolean): void { this.#serveThread = on; }

@@ -70,6 +70,7 @@ import type { BaseServer, RequestHandlerClass, ServerOptions } from './servers.j
 import type { DatagramRequest } from './handlers.js';
 import { StreamSocket } from './socket.js';
 import type { Address, ChildStatus, ProcessControl, Transport } from './transport.js';
+import { InFlight } from './drain.js';
 import { type PoolRequest, WorkerPool } from './worker-pool.js';
 
 /** Options the Threading classes accept besides the server's own. */
@@ -192,6 +193,8 @@ export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerC
     declare workerThreads: number;
     declare workerData: unknown;
     #threads = new Set<Promise<void>>();
+    /** Every request task running on this thread (daemon ones too): what drain() waits for and cuts short. */
+    readonly #tasks = new InFlight<unknown>();
     /** The worker threads (workerThreads > 0), made when first needed. */
     #pool: WorkerPool | null = null;
 
@@ -274,7 +277,14 @@ export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerC
     override processRequest(request: unknown, clientAddress: Address | null): Promise<void> {
       const pool = this._workerPool();
       if (pool !== null) return this.#dispatch(pool, this.#poolRequest(request), clientAddress);
-      this.#track(this.processRequestThread(request, clientAddress).catch(reportTaskError));
+      this.#tasks.add(request);
+      const done = (): void => this.#tasks.delete(request);
+      this.#track(
+        this.processRequestThread(request, clientAddress).then(done, (error: unknown) => {
+          reportTaskError(error);
+          done();
+        }),
+      );
       return Promise.resolve();
     }
 
@@ -299,6 +309,28 @@ export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerC
         this.#threads.add(task);
         void task.finally(() => this.#threads.delete(task));
       }
+    }
+
+    protected override _inFlight(): number {
+      return super._inFlight() + this.#tasks.size + (this.#pool?.inFlight ?? 0);
+    }
+
+    protected override async _whenIdle(): Promise<void> {
+      await Promise.all([super._whenIdle(), this.#tasks.idle(), this.#pool?.whenIdle()]);
+    }
+
+    /** Closes the tasks' requests; ends the worker threads at once (their requests close with them). */
+    protected override async _abortInFlight(): Promise<number> {
+      let n = await super._abortInFlight();
+      for (const request of this.#tasks.values()) {
+        this._abortRequest(request);
+        n++;
+      }
+      if (this.#pool !== null) {
+        n += this.#pool.inFlight;
+        await this.#pool.close({ force: true });
+      }
+      return n;
     }
 
     /**
@@ -482,6 +514,32 @@ export function ForkingMixIn<B extends ServerClass>(Base: B): ForkingServerClass
         }
         while (this.activeChildren.has(pid)) await this.#anyChildExit();
       }
+    }
+
+    protected override _inFlight(): number {
+      return super._inFlight() + (this.activeChildren?.size ?? 0);
+    }
+
+    protected override async _whenIdle(): Promise<void> {
+      await Promise.all([super._whenIdle(), this.#allChildrenExited()]);
+    }
+
+    async #allChildrenExited(): Promise<void> {
+      while (this.activeChildren !== null && this.activeChildren.size > 0) await this.#anyChildExit();
+    }
+
+    /** Kills the children still running (SIGKILL: a handler may catch SIGTERM); their requests close with them. */
+    protected override async _abortInFlight(): Promise<number> {
+      let n = await super._abortInFlight();
+      for (const pid of this.activeChildren ?? []) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // ESRCH: it exited meanwhile, not yet reaped.
+        }
+        n++;
+      }
+      return n;
     }
 
     /** Reaps exited children when handleRequest() timed out. */

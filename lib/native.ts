@@ -49,6 +49,8 @@ export interface NativeListener {
   droppedDatagrams(): number;
   /** A new descriptor of this socket (close-on-exec), owned by the caller. */
   dup(): number;
+  /** Requests taken from the kernel into the queue and not yet by take(). */
+  queued(): number;
   /** sendTo() the host of the last datagram taken (out.host), at this port. */
   sendToLast(data: Uint8Array, port?: number, flowinfo?: number, scopeId?: number): number | null;
   poll(events: number, callback: (status: number, events: number) => void): void;

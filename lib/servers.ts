@@ -68,6 +68,7 @@ import { inspect } from 'node:util';
 
 import { adoptServerSocket, checkFileno } from './activation.js';
 import { validateAddress } from './address.js';
+import { checkDrainTimeout, deadline, type DrainResult, InFlight } from './drain.js';
 import { constants } from './constants.js';
 import { busy, closedError, invalidArgType, isSystemError, outOfRange, unsupported } from './errors.js';
 import { type DatagramRequest, runHandler } from './handlers.js';
@@ -160,6 +161,9 @@ export class BaseServer<Req = unknown> {
 
   #shutdownRequest = false;
   #isShutDown: { promise: Promise<void>; resolve: () => void } | null = null;
+  /** Requests this loop took and has not finished with (a synchronous server's one). */
+  readonly #processing = new InFlight<Req>();
+  #draining = false;
 
   constructor(serverAddress: Address, RequestHandlerClass: RequestHandlerClass, options: ServerOptions = {}) {
     const ctor = this.constructor as typeof BaseServer;
@@ -228,6 +232,47 @@ export class BaseServer<Req = unknown> {
     return this.#isShutDown.promise;
   }
 
+  /**
+   * Stops taking requests, lets the ones in flight finish for at most
+   * `timeout` seconds (null: as long as they take), then closes those
+   * still running and the server (serverClose()). Requests the transport
+   * had already taken from the kernel are served first, not dropped. While
+   * it drains, new connections wait in the listen backlog: a process that
+   * shares the socket (a restart, socket activation) takes them; otherwise
+   * they are refused when the socket closes. When it resolves, a running
+   * serveForever() has resolved.
+   */
+  async drain(timeout: number | null): Promise<DrainResult> {
+    const limit = checkDrainTimeout(timeout);
+    if (this.#draining) throw busy('drain() is already running on this server');
+    this.#draining = true;
+    const started = this._inFlight();
+    let served = 0;
+    let aborting = false;
+    const settled = (async () => {
+      await this.shutdown();
+      while (!aborting && this.socket !== undefined && !this.socket.closed && this.socket.handle.queued() > 0) {
+        served++;
+        await this._handleRequestNoblock();
+      }
+      await this._whenIdle();
+    })();
+    const timer = deadline(limit);
+    try {
+      let aborted = 0;
+      if (await Promise.race([settled.then(() => false), timer.expired])) {
+        aborting = true;
+        aborted = await this._abortInFlight();
+      }
+      await settled;
+      return { finished: started + served - aborted, aborted };
+    } finally {
+      timer.cancel();
+      await this.serverClose();
+      this.#draining = false;
+    }
+  }
+
   /** Called by the `serveForever()` loop after each request and wake-up; does nothing by default. */
   serviceActions(): void | Promise<void> {}
 
@@ -262,24 +307,59 @@ export class BaseServer<Req = unknown> {
       if (isSystemError(error)) return;
       throw error;
     }
-    // Hooks are awaited only when they return something: a synchronous
-    // one costs no microtask turn (the hot path of every request).
-    let verified = this.verifyRequest(request, clientAddress);
-    if (verified !== true && verified !== false) verified = await verified;
-    if (verified) {
-      try {
-        const processing = this.processRequest(request, clientAddress);
-        if (processing !== undefined) await processing;
-      } catch (error) {
-        const handled = this.handleError(request, clientAddress, error);
-        if (handled !== undefined) await handled;
+    // In flight until processed (drain() counts it, and closes it when its time is up).
+    this.#processing.add(request);
+    try {
+      // Hooks are awaited only when they return something: a synchronous
+      // one costs no microtask turn (the hot path of every request).
+      let verified = this.verifyRequest(request, clientAddress);
+      if (verified !== true && verified !== false) verified = await verified;
+      if (verified) {
+        try {
+          const processing = this.processRequest(request, clientAddress);
+          if (processing !== undefined) await processing;
+        } catch (error) {
+          const handled = this.handleError(request, clientAddress, error);
+          if (handled !== undefined) await handled;
+          const shut = this.shutdownRequest(request);
+          if (shut !== undefined) await shut;
+        }
+      } else {
         const shut = this.shutdownRequest(request);
         if (shut !== undefined) await shut;
       }
-    } else {
-      const shut = this.shutdownRequest(request);
-      if (shut !== undefined) await shut;
+    } finally {
+      this.#processing.delete(request);
     }
+  }
+
+  /** The requests in flight: drain() counts them. The mix-ins add theirs. */
+  protected _inFlight(): number {
+    return this.#processing.size;
+  }
+
+  /** Resolves once no request is in flight. The mix-ins add theirs. */
+  protected _whenIdle(): Promise<void> {
+    return this.#processing.idle();
+  }
+
+  /** Closes every request in flight (drain()'s timeout expired); returns how many. The mix-ins add theirs. */
+  protected _abortInFlight(): number | Promise<number> {
+    let n = 0;
+    for (const request of this.#processing.values()) {
+      this._abortRequest(request);
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Cuts one request short: a connection is closed (its handler's next
+   * read or write fails); a datagram has nothing to close, its handler
+   * runs on.
+   */
+  protected _abortRequest(request: unknown): void {
+    if (request instanceof StreamSocket) request.close();
   }
 
   /** True when a request can be taken now, without waiting. */

@@ -55,6 +55,12 @@ export interface ListenerHandle {
   setServeThread?(on: boolean): void;
   /** True when a request can be taken now; may take it from the kernel without blocking. */
   readyNow(): boolean;
+  /**
+   * How many requests were taken from the kernel and wait to be taken
+   * (without asking the kernel for more): what drain() serves before it
+   * closes the socket.
+   */
+  queued(): number;
   /** Resolves true once a request is ready, false on timeout (seconds; null: none) or wake(). */
   waitReady(timeout: number | null): Promise<boolean>;
   /** Makes a pending waitReady() resolve (false) at once. */

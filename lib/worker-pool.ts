@@ -181,6 +181,8 @@ export class WorkerPool {
   #closing = false;
   /** Woken when a worker gets room or becomes ready, or a worker is lost. */
   #roomWaiters: Array<() => void> = [];
+  /** Woken when the last request in flight is done. */
+  #idleWaiters: Array<() => void> = [];
   /** Replacements that failed to start, waiting to be tried again: index → timer. */
   readonly #respawns = new Map<number, NodeJS.Timeout>();
 
@@ -203,6 +205,12 @@ export class WorkerPool {
     let n = 0;
     for (const w of this.#workers) n += w.inflight.size;
     return n;
+  }
+
+  /** Resolves once no request is in flight (drain()). */
+  whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /**
@@ -302,6 +310,11 @@ export class WorkerPool {
     if (reports.length === 0) entry.resolve();
     else void Promise.all(reports).then(entry.resolve, entry.resolve);
     this.#wakeRoomWaiters();
+    if (this.#idleWaiters.length > 0 && this.inFlight === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
   }
 
   /** A reply socket the worker never took (it died first, or never started): the main thread closes it. */
@@ -462,10 +475,12 @@ export class WorkerPool {
   /**
    * Ends the workers. Those with requests still running end when their
    * last one is done (daemonThreads, or blockOnClose false: nobody waits
-   * for them, and they do not keep the process alive). Resolves when the
-   * idle ones have ended.
+   * for them, and they do not keep the process alive); with `force`
+   * (drain()'s timeout expired) they end at once, and their requests' connections
+   * close with them, unreported. Resolves when the idle (or forced) ones
+   * have ended.
    */
-  async close(): Promise<void> {
+  async close({ force = false }: { force?: boolean } = {}): Promise<void> {
     this.#closing = true;
     for (const timer of this.#respawns.values()) clearTimeout(timer);
     this.#respawns.clear();
@@ -473,7 +488,7 @@ export class WorkerPool {
     const ending: Promise<unknown>[] = [];
     for (const w of this.#workers) {
       w.retiring = true;
-      if (w.inflight.size === 0) ending.push(this.#end(w));
+      if (w.inflight.size === 0 || force) ending.push(this.#end(w));
       else w.worker.unref();
     }
     await Promise.all(ending);

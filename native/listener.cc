@@ -112,6 +112,7 @@ Napi::Function Listener::Init(Napi::Env env) {
           InstanceMethod<&Listener::SendToLast>("sendToLast"),
           InstanceMethod<&Listener::DroppedDatagrams>("droppedDatagrams"),
           InstanceMethod<&Listener::Dup>("dup"),
+          InstanceMethod<&Listener::Queued>("queued"),
       }));
 }
 
@@ -193,6 +194,14 @@ Napi::Value Listener::Configure(const Napi::CallbackInfo& info) {
   max_queued_ = static_cast<size_t>(datagrams);
   max_queued_bytes_ = static_cast<size_t>(bytes);
   return env.Undefined();
+}
+
+// queued() -> the requests already taken from the kernel and not yet by JS
+// (connections the serve thread accepted in its last batch): what drain()
+// must still serve before it closes the socket, or they would be dropped.
+Napi::Value Listener::Queued(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Napi::Number::New(info.Env(), static_cast<double>(queue_.size()));
 }
 
 // dup() -> a new descriptor of this socket (close-on-exec), which the caller

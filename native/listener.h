@@ -76,6 +76,7 @@ class Listener : public SocketWrap<Listener> {
   Napi::Value Wake(const Napi::CallbackInfo& info);
   Napi::Value DroppedDatagrams(const Napi::CallbackInfo& info);
   Napi::Value Dup(const Napi::CallbackInfo& info);
+  Napi::Value Queued(const Napi::CallbackInfo& info);
 
   void StartThread(Napi::Env env);
   void StopThread();
