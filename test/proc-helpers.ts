@@ -6,7 +6,9 @@
  * table from /proc.
  */
 import * as childProcess from 'node:child_process';
+import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 
 import { Address, HOST, SS, withTimeout } from './helpers';
 
@@ -374,4 +376,78 @@ export async function withClient<T>(fn: (c: RemoteClient) => Promise<T>): Promis
   } finally {
     await c.close();
   }
+}
+
+// ---------------------------------------------------------------- programs (examples, the CLI)
+
+/** A port free a moment ago, for a program that binds it itself. */
+export function freePort(kind: 'tcp' | 'udp' = 'tcp'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    if (kind === 'udp') {
+      const s = dgram.createSocket('udp4');
+      s.on('error', reject);
+      s.bind(0, HOST, () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
+      return;
+    }
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, HOST, () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Program {
+  child: childProcess.ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts `command args` (node itself when command is null) and resolves
+ * once `ready` matches its stderr (bounded by `ms`); rejects if it exits
+ * first.
+ */
+export function startProgram(
+  command: string | null,
+  args: string[],
+  { env = {}, cwd, ready, ms = 10_000, stdio = [] }: { env?: NodeJS.ProcessEnv; cwd?: string; ready: RegExp; ms?: number; stdio?: number[] },
+): Promise<Program> {
+  const child = childProcess.spawn(command ?? process.execPath, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe', ...stdio],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`not ready within ${ms} ms: ${err}`));
+    }, ms);
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (ready.test(err)) {
+        clearTimeout(timer);
+        resolve({ child, stdout: () => out, stderr: () => err, exited });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ready: ${err}`));
+    });
+  });
+}
+
+/** Sends `signal` and resolves with the exit code (bounded by 15 s). */
+export async function stopProgram(program: Program, signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
+  program.child.kill(signal);
+  return withTimeout(program.exited, 15_000, `exit after ${signal}`);
 }
