@@ -8,6 +8,7 @@
 #      UBSan runtimes LD_PRELOADed (node is not instrumented, so the ASan
 #      runtime must come first in the process, before the addon loads);
 #   3. fails if any process wrote a sanitizer report.
+# Before mocha it runs the C++ tests that build made (build-asan/tests/).
 #
 # Every process of the run inherits the environment: the test process, the
 # children made by ForkingMixIn's fork(), and the node / python3 processes
@@ -33,6 +34,17 @@ ROOT=$PWD
 if [ -z "${SKIP_BUILD:-}" ] || [ ! -f build-asan/Release/socketserver.node ]; then
   CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" npm run build:asan
 fi
+# The C++ tests (native/test/), built by the same cmake-js run with the same
+# sanitizers (CMakeLists.txt): plain executables, no preload needed.
+shopt -s nullglob
+for t in build-asan/tests/*; do
+  [ -x "$t" ] || continue
+  echo "test-sanitized: $t"
+  ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:strict_string_checks=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+    "$t" >"$t.log" 2>&1 || { cat "$t.log" >&2; echo "test-sanitized: $t FAILED" >&2; exit 1; }
+  tail -1 "$t.log"
+done
+shopt -u nullglob
 # The test sources are compiled without the sanitizers (tsc is not ours).
 rm -rf .test-out && npx tsc -p tsconfig.test.json  # no stale files of tests moved or removed
 
