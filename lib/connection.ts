@@ -6,6 +6,7 @@
  */
 import { BufferPool } from './buffer-pool.js';
 import type { NativeConnection, NativeConstants } from './native.js';
+import type { ProxyInfo } from './proxy-protocol.js';
 import type { Address, SockOptValue, StreamHandle } from './transport.js';
 
 // Reads land in a shared pool (64 KiB, as Node's stream reads); a read
@@ -44,6 +45,7 @@ export class NativeStream implements StreamHandle {
   fileno(): number { return this.conn.fileno(); }
   recv(n: number): Buffer | null { return recvPooled(this.conn, n); }
   send(data: Uint8Array, offset: number): number | null { return this.conn.send(data, offset); }
+  proxyStep(mode: number): [ProxyInfo, Buffer] | null { return this.conn.proxyStep(mode); }
   // The promise executors, made once per socket rather than once per wait.
   readonly #startRead = (resolve: () => void): void => {
     this.#readResolve = resolve;

@@ -15,6 +15,7 @@
  */
 import { constants } from './constants.js';
 import { isSystemError } from './errors.js';
+import type { ProxyInfo } from './proxy-protocol.js';
 import type { ServerSocket, StreamSocket } from './socket.js';
 import { BufferedSocketWriter, BytesReader, BytesWriter, SocketReader, SocketWriter, type Writer } from './streams.js';
 import type { Address } from './transport.js';
@@ -25,7 +26,11 @@ import type { Address } from './transport.js';
  * is true when the datagram was longer than maxPacketSize and was cut to
  * it, as Python's recvfrom(max_packet_size) cuts it (MSG_TRUNC).
  */
-export type DatagramRequest = [data: Buffer, socket: ServerSocket] & { readonly truncated?: boolean };
+export type DatagramRequest = [data: Buffer, socket: ServerSocket] & {
+  readonly truncated?: boolean;
+  /** The datagram's PROXY protocol v2 header (the server's `proxyProtocol: 'v2'`), taken off `data`. */
+  readonly proxy?: ProxyInfo;
+};
 
 /** What any server can be typed as from a handler. */
 export interface ServerLike {

@@ -250,6 +250,11 @@ export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerC
       return this.#threads;
     }
 
+    /** A request whose PROXY header is late waits beside the loop: the others are not held up. */
+    protected override _takesConcurrently(): boolean {
+      return true;
+    }
+
     /** Takes many connections per wake-up: requests no longer wait for each other. */
     protected _batchLimit(): number {
       return 64;
@@ -290,9 +295,12 @@ export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerC
 
     /** What a worker is given of the request: a connection's descriptor, or a datagram's payload. */
     #poolRequest(request: unknown): PoolRequest {
-      if (request instanceof StreamSocket) return { kind: 'stream', release: () => request._release() };
-      const [data] = request as DatagramRequest;
-      return { kind: 'datagram', data, truncated: (request as DatagramRequest).truncated === true };
+      if (request instanceof StreamSocket) {
+        // What was read with a PROXY header goes along, and the header.
+        return { kind: 'stream', release: () => request._release(), pending: request._takeUnread(), proxy: request.proxy };
+      }
+      const pair = request as DatagramRequest;
+      return { kind: 'datagram', data: pair[0], truncated: pair.truncated === true, proxy: pair.proxy ?? null };
     }
 
     #dispatch(pool: WorkerPool, request: PoolRequest, clientAddress: Address | null): Promise<void> {

@@ -35,6 +35,8 @@ const nativeProcesses: ProcessControl = {
 export const nativeTransport: Transport = {
   name: 'native',
   processes: nativeProcesses,
+  proxyProtocol: true,
+  proxyDatagram: (data) => loadAddon().proxyDatagram(data),
   adoptStream(fd: number): StreamHandle {
     const addon = loadAddon();
     return new NativeStream(addon.adoptConnection(fd), addon.constants);

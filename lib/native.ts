@@ -10,6 +10,7 @@
  */
 import * as path from 'node:path';
 
+import type { ProxyInfo } from './proxy-protocol.js';
 import type { Address, SockOptValue } from './transport.js';
 
 export interface NativeConnection {
@@ -28,6 +29,8 @@ export interface NativeConnection {
   getSockOpt(level: number, name: number): number;
   /** Gives up the descriptor without closing it (handed to a worker thread): returns it. */
   release(): number;
+  /** One step of the PROXY protocol header (mode 0 v1, 1 v2, 2 any): null when more must arrive. */
+  proxyStep(mode: number): [ProxyInfo, Buffer] | null;
 }
 
 export interface NativeListener {
@@ -96,6 +99,8 @@ export interface NativeAddon {
   /** Sets FD_CLOEXEC on the descriptor. */
   setCloexec(fd: number): void;
   adoptConnection(fd: number): NativeConnection;
+  /** A datagram's PROXY v2 header: [header, its size]; throws ERR_SOCKETSERVER_PROXY_PROTOCOL. */
+  proxyDatagram(data: Uint8Array): [ProxyInfo, number];
 }
 
 let addon: NativeAddon | undefined;

@@ -69,6 +69,15 @@ import { inspect } from 'node:util';
 import { adoptServerSocket, checkFileno } from './activation.js';
 import { validateAddress } from './address.js';
 import { checkDrainTimeout, deadline, type DrainResult, InFlight } from './drain.js';
+import {
+  checkProxySettings,
+  proxiedAddress,
+  proxyError,
+  type ProxyInfo,
+  type ProxyProtocolMode,
+  type ProxySettings,
+  readProxyHeader,
+} from './proxy-protocol.js';
 import { constants } from './constants.js';
 import { busy, closedError, invalidArgType, isSystemError, outOfRange, unsupported } from './errors.js';
 import { type DatagramRequest, runHandler } from './handlers.js';
@@ -113,6 +122,12 @@ export interface ServerOptions {
   serveThread?: boolean;
   /** The socket layer: the native addon by default. */
   transport?: Transport;
+  /** Every connection (v2: datagram) starts with a PROXY protocol header of this version: false (default), 'v1', 'v2', 'any'. */
+  proxyProtocol?: ProxyProtocolMode;
+  /** Addresses or CIDRs allowed to send the header ('unix': Unix peers); null (default): every peer. */
+  proxyTrusted?: string[] | null;
+  /** Seconds a connection has to deliver its complete header (default 3). */
+  proxyTimeout?: number;
 }
 
 /** Requests in a row taken without waiting before the loop yields to the event loop. */
@@ -309,28 +324,95 @@ export class BaseServer<Req = unknown> {
     }
     // In flight until processed (drain() counts it, and closes it when its time is up).
     this.#processing.add(request);
+    let deferred = false;
     try {
-      // Hooks are awaited only when they return something: a synchronous
-      // one costs no microtask turn (the hot path of every request).
-      let verified = this.verifyRequest(request, clientAddress);
-      if (verified !== true && verified !== false) verified = await verified;
-      if (verified) {
-        try {
-          const processing = this.processRequest(request, clientAddress);
-          if (processing !== undefined) await processing;
-        } catch (error) {
-          const handled = this.handleError(request, clientAddress, error);
-          if (handled !== undefined) await handled;
-          const shut = this.shutdownRequest(request);
-          if (shut !== undefined) await shut;
+      // Before the hooks: what the request must bring first (a PROXY
+      // protocol header), which may change clientAddress.
+      let taken: Address | null | Promise<Address | null>;
+      try {
+        taken = this._requestTaken(request, clientAddress);
+        if (taken instanceof Promise) {
+          if (this._takesConcurrently()) {
+            // Its header is still on the way: the loop goes on meanwhile.
+            deferred = true;
+            void this.#serveWhenTaken(request, clientAddress, taken);
+            return;
+          }
+          taken = await taken;
         }
-      } else {
-        const shut = this.shutdownRequest(request);
-        if (shut !== undefined) await shut;
+      } catch (error) {
+        return await this.#refuse(request, clientAddress, error);
       }
+      await this.#serve(request, taken);
+    } finally {
+      if (!deferred) this.#processing.delete(request);
+    }
+  }
+
+  /** verifyRequest(), then processRequest() (or shutdownRequest() when refused); handleError() on a throw. */
+  async #serve(request: Req, clientAddress: Address | null): Promise<void> {
+    // Hooks are awaited only when they return something: a synchronous
+    // one costs no microtask turn (the hot path of every request).
+    let verified = this.verifyRequest(request, clientAddress);
+    if (verified !== true && verified !== false) verified = await verified;
+    if (verified) {
+      try {
+        const processing = this.processRequest(request, clientAddress);
+        if (processing !== undefined) await processing;
+      } catch (error) {
+        await this.#refuse(request, clientAddress, error);
+      }
+    } else {
+      const shut = this.shutdownRequest(request);
+      if (shut !== undefined) await shut;
+    }
+  }
+
+  /** handleError() for the request, then shutdownRequest(). */
+  async #refuse(request: Req, clientAddress: Address | null, error: unknown): Promise<void> {
+    const handled = this.handleError(request, clientAddress, error);
+    if (handled !== undefined) await handled;
+    const shut = this.shutdownRequest(request);
+    if (shut !== undefined) await shut;
+  }
+
+  /** A request whose header arrives later (_takesConcurrently()): served then, beside the loop. */
+  async #serveWhenTaken(request: Req, peer: Address | null, taken: Promise<Address | null>): Promise<void> {
+    try {
+      let clientAddress: Address | null;
+      try {
+        clientAddress = await taken;
+      } catch (error) {
+        return await this.#refuse(request, peer, error);
+      }
+      await this.#serve(request, clientAddress);
+    } catch (error) {
+      // Out of the loop: nobody else would hear of a hook's error.
+      const text = error instanceof Error ? (error.stack ?? String(error)) : inspect(error);
+      process.stderr.write(`Exception in request task:\n${text}\n`);
     } finally {
       this.#processing.delete(request);
     }
+  }
+
+  /**
+   * Called with each request taken, before verifyRequest(): returns its
+   * client address, or a promise of it when something must arrive first.
+   * Stream servers with `proxyProtocol` read the header here; a throw or a
+   * rejection goes to handleError() with the real peer, and the request is
+   * shut down.
+   */
+  protected _requestTaken(request: Req, clientAddress: Address | null): Address | null | Promise<Address | null> {
+    return clientAddress;
+  }
+
+  /**
+   * True when requests are processed concurrently (ThreadingMixIn): a
+   * request whose header has not arrived then waits beside the loop, not in
+   * it.
+   */
+  protected _takesConcurrently(): boolean {
+    return false;
   }
 
   /** The requests in flight: drain() counts them. The mix-ins add theirs. */
@@ -446,6 +528,9 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
   static allowReusePort = false;
   static unlinkOnClose = true;
   static serveThread = true;
+  static proxyProtocol: ProxyProtocolMode = false;
+  static proxyTrusted: string[] | null = null;
+  static proxyTimeout = 3;
   static override settings: readonly string[] = [
     ...BaseServer.settings,
     'addressFamily',
@@ -455,6 +540,9 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
     'allowReusePort',
     'unlinkOnClose',
     'serveThread',
+    'proxyProtocol',
+    'proxyTrusted',
+    'proxyTimeout',
   ];
 
   declare addressFamily: number;
@@ -464,6 +552,12 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
   declare allowReusePort: boolean;
   declare unlinkOnClose: boolean;
   declare serveThread: boolean;
+  declare proxyProtocol: ProxyProtocolMode;
+  declare proxyTrusted: string[] | null;
+  declare proxyTimeout: number;
+
+  /** The PROXY protocol settings, checked; null when it is off. */
+  #proxy: ProxySettings | null = null;
 
   /** The socket file serverBind() created, to remove on close: its path and identity. */
   #socketFile: { path: string; dev: number; ino: number } | null = null;
@@ -515,6 +609,35 @@ export class TCPServer<Req = StreamSocket> extends BaseServer<Req> {
     if (typeof this.serveThread !== 'boolean') throw invalidArgType('serveThread must be a boolean');
     this.socket.handle.configure(this._batchLimit(), limits);
     this.socket.handle.setServeThread?.(this.serveThread);
+    this.#proxy = checkProxySettings(this, this.transport.proxyProtocol === true, this.transport.name);
+  }
+
+  /**
+   * With `proxyProtocol`: refuses a peer not in `proxyTrusted`, then reads
+   * the connection's header (a datagram's: UDPServer); the request's
+   * `proxy` is the header, and its address the original client's.
+   */
+  protected override _requestTaken(request: Req, clientAddress: Address | null): Address | null | Promise<Address | null> {
+    const proxy = this.#proxy;
+    if (proxy === null) return clientAddress;
+    if (proxy.trust !== null && !proxy.trust.allows(clientAddress, this.addressFamily)) {
+      throw proxyError(`the peer ${inspect(clientAddress)} may not send a header (it is not in proxyTrusted)`);
+    }
+    return this._readProxyHeader(request, clientAddress, proxy);
+  }
+
+  /** A connection's header (datagram servers: a datagram's). */
+  protected _readProxyHeader(request: Req, clientAddress: Address | null, proxy: ProxySettings): Address | null | Promise<Address | null> {
+    const sock = request as unknown as StreamSocket;
+    const info = readProxyHeader(sock, proxy);
+    if (info instanceof Promise) {
+      return info.then((header) => {
+        sock.proxy = header;
+        return proxiedAddress(header, clientAddress);
+      });
+    }
+    sock.proxy = info;
+    return proxiedAddress(info, clientAddress);
   }
 
   /** The datagram settings, checked; a stream server has none (the transport ignores the defaults). */
@@ -648,6 +771,15 @@ export class UDPServer<Req = DatagramRequest> extends TCPServer<Req> {
 
   override serverActivate(): void | Promise<void> {
     // No need to call listen() for a datagram server.
+  }
+
+  /** A datagram's v2 header, taken off its payload: the request's `proxy`. */
+  protected override _readProxyHeader(request: Req, clientAddress: Address | null): Address | null {
+    const pair = request as unknown as DatagramRequest & { proxy?: ProxyInfo };
+    const [header, size] = this.transport.proxyDatagram!(pair[0]);
+    pair[0] = pair[0].subarray(size);
+    pair.proxy = header;
+    return proxiedAddress(header, clientAddress);
   }
 
   override shutdownRequest(request: Req): void | Promise<void> {

@@ -8,6 +8,7 @@
  * positive number (an operation that outlasts it rejects with ETIMEDOUT).
  */
 import { atCaller, closedError, invalidArgType, outOfRange, systemError, timedOut, unsupported, wouldBlock } from './errors.js';
+import type { ProxyInfo } from './proxy-protocol.js';
 import type { Address, ListenerHandle, SockOptValue, StreamHandle } from './transport.js';
 
 function toBytes(data: Uint8Array | string): Uint8Array {
@@ -109,6 +110,13 @@ export class StreamSocket {
   #outError: Error | null = null;
   /** @internal The reader over this socket (rfile), whose buffered input tells _queueSend() the client pipelines. */
   _input: { _buffered(): number } | null = null;
+  /** Request bytes that arrived with the PROXY protocol header: recv() gives them first. */
+  #pending: Buffer | null = null;
+  /**
+   * The PROXY protocol header the connection began with (the server's
+   * `proxyProtocol` setting), or null.
+   */
+  proxy: ProxyInfo | null = null;
 
   /** @internal */
   constructor(handle: StreamHandle) {
@@ -174,6 +182,15 @@ export class StreamSocket {
   _recvNow(bufsize: number): Buffer | null {
     const handle = this.#open('recv');
     this.#takeOutError();
+    const pending = this.#pending;
+    if (pending !== null) {
+      if (pending.length > bufsize) {
+        this.#pending = pending.subarray(bufsize);
+        return pending.subarray(0, bufsize);
+      }
+      this.#pending = null;
+      return pending;
+    }
     if (this.#timeout !== 0 && (this.#drained || this.#readBytes >= MAX_READ_WITHOUT_YIELD)) return null;
     const data = handle.recv(bufsize);
     if (data !== null) {
@@ -189,6 +206,7 @@ export class StreamSocket {
    * first: the peer may be waiting for it before it sends more.
    */
   _readable(deadline: number | null = this.#deadline()): Promise<void> {
+    if (this.#pending !== null) return Promise.resolve();
     this.#drained = false;
     this.#readBytes = 0;
     this._flushQueued();
@@ -407,6 +425,33 @@ export class StreamSocket {
     this.#handle = null;
     this.#out = null;
     return fd;
+  }
+
+  /** @internal Bytes to give recv() before the kernel's: what followed a PROXY header. */
+  _unread(data: Buffer): void {
+    if (data.length > 0) this.#pending = this.#pending === null ? data : Buffer.concat([data, this.#pending]);
+  }
+
+  /** @internal Takes the bytes _unread() kept (a connection handed to a worker thread takes them along). */
+  _takeUnread(): Buffer | null {
+    const pending = this.#pending;
+    this.#pending = null;
+    return pending;
+  }
+
+  /**
+   * @internal One step of reading the PROXY protocol header (the native
+   * parser takes what has arrived): the header once complete, with the
+   * request bytes that came after it kept for recv(); null when it needs
+   * more (wait with _readable()). Throws ERR_SOCKETSERVER_PROXY_PROTOCOL.
+   */
+  _proxyStep(mode: number): ProxyInfo | null {
+    const handle = this.#open('recv');
+    if (handle.proxyStep === undefined) throw unsupported('the PROXY protocol on this transport');
+    const step = handle.proxyStep(mode);
+    if (step === null) return null;
+    this._unread(step[1]);
+    return step[0];
   }
 
   getPeerName(): Address { return this.#open('getpeername').getPeerName(); }

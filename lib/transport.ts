@@ -8,6 +8,8 @@
  * The public socket classes (socket.ts) combine them, with timeouts.
  */
 
+import type { ProxyInfo } from './proxy-protocol.js';
+
 /** `[host, port]`, `[host, port, flowinfo, scopeId]` (IPv6), or a Unix path. */
 export type Address = [string, number] | [string, number, number, number] | string;
 
@@ -118,6 +120,13 @@ export interface StreamHandle {
    * transports whose descriptors other threads can adopt have it.
    */
   release?(): number;
+  /**
+   * One step of the connection's PROXY protocol header (mode: 0 v1, 1 v2,
+   * 2 any): [header, the bytes after it] once complete, null when more
+   * must arrive. Throws ERR_SOCKETSERVER_PROXY_PROTOCOL. The native
+   * transport only.
+   */
+  proxyStep?(mode: number): [ProxyInfo, Buffer] | null;
 }
 
 /** A child's end: its exit code, or the signal that ended it. */
@@ -151,6 +160,13 @@ export interface Transport {
    * descriptor another thread released. The native transport only.
    */
   readonly adoptStream?: (fd: number) => StreamHandle;
+  /** True where the transport parses PROXY protocol headers (StreamHandle.proxyStep, proxyDatagram). The native one. */
+  readonly proxyProtocol?: boolean;
+  /**
+   * A datagram's PROXY v2 header: [header, its size in bytes]. Throws
+   * ERR_SOCKETSERVER_PROXY_PROTOCOL. Where proxyProtocol is true.
+   */
+  readonly proxyDatagram?: (data: Uint8Array) => [ProxyInfo, number];
   /**
    * Present where a descriptor of this process can become a server's
    * socket: a worker thread's reply socket for a datagram server (a dup()

@@ -33,6 +33,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import { withCode } from './errors.js';
+import type { ProxyInfo } from './proxy-protocol.js';
 import type { Address } from './transport.js';
 
 /** Requests one worker runs at once (its handlers interleave at their awaits). */
@@ -96,13 +97,21 @@ export type FromWorker =
 
 /** A request, to a worker: a connection's descriptor, or a datagram (its payload transferred). */
 export type ToWorker =
-  | { t: 'req'; slot: number; fd: number; clientAddress: Address | null }
-  | { t: 'dgram'; slot: number; data: ArrayBuffer; truncated: boolean; clientAddress: Address | null };
+  | {
+      t: 'req';
+      slot: number;
+      fd: number;
+      clientAddress: Address | null;
+      /** Request bytes the main thread read with a PROXY header (transferred), and the header. */
+      pending: ArrayBuffer | null;
+      proxy: ProxyInfo | null;
+    }
+  | { t: 'dgram'; slot: number; data: ArrayBuffer; truncated: boolean; clientAddress: Address | null; proxy: ProxyInfo | null };
 
 /** What dispatch() hands over: a connection (release() gives up its descriptor) or a datagram. */
 export type PoolRequest =
-  | { kind: 'stream'; release: () => number }
-  | { kind: 'datagram'; data: Uint8Array; truncated: boolean };
+  | { kind: 'stream'; release: () => number; pending: Buffer | null; proxy: ProxyInfo | null }
+  | { kind: 'datagram'; data: Uint8Array; truncated: boolean; proxy: ProxyInfo | null };
 
 export interface SerializedError {
   name: string;
@@ -446,12 +455,14 @@ export class WorkerPool {
         this.#freeSlots.push(slot);
         throw error;
       }
-      message = { t: 'req', slot, fd, clientAddress };
+      const pending = request.pending === null ? null : new Uint8Array(request.pending).buffer;
+      message = { t: 'req', slot, fd, clientAddress, pending, proxy: request.proxy };
+      if (pending !== null) transfer = [pending];
     } else {
       // A copy of its own: the payload is a view of a shared pool, and
       // cloning a view would copy the whole pool.
       const data = new Uint8Array(request.data).buffer;
-      message = { t: 'dgram', slot, data, truncated: request.truncated, clientAddress };
+      message = { t: 'dgram', slot, data, truncated: request.truncated, clientAddress, proxy: request.proxy };
       transfer = [data];
     }
     let resolve!: () => void;

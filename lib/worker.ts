@@ -19,6 +19,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { constants } from './constants.js';
 import { type DatagramRequest, runHandler } from './handlers.js';
 import { nativeTransport } from './native-transport.js';
+import { type ProxyInfo, reviveProxyInfo } from './proxy-protocol.js';
 import type { RequestHandlerClass } from './servers.js';
 import { ServerSocket, StreamSocket } from './socket.js';
 import type { Address } from './transport.js';
@@ -123,10 +124,7 @@ async function main(): Promise<void> {
       counted = false;
     };
     try {
-      const request: WorkerRequest =
-        m.t === 'req'
-          ? new StreamSocket(nativeTransport.adoptStream!(m.fd))
-          : Object.assign([Buffer.from(m.data), replySocket!] as [Buffer, ServerSocket], { truncated: m.truncated });
+      const request: WorkerRequest = m.t === 'req' ? adoptStream(m) : datagramRequest(m, replySocket!);
       try {
         await view.finishRequest(request, m.clientAddress);
       } catch (error) {
@@ -147,6 +145,21 @@ async function main(): Promise<void> {
     if (m.t === 'req' || m.t === 'dgram') void run(m);
   });
   post({ t: 'ready' });
+}
+
+/** A connection handed over: the descriptor, what was read with its PROXY header, the header. */
+function adoptStream(m: Extract<ToWorker, { t: 'req' }>): StreamSocket {
+  const sock = new StreamSocket(nativeTransport.adoptStream!(m.fd));
+  if (m.pending !== null) sock._unread(Buffer.from(m.pending));
+  if (m.proxy !== null) sock.proxy = reviveProxyInfo(m.proxy);
+  return sock;
+}
+
+/** A datagram handed over: `[payload, reply socket]`, truncated, and its PROXY header. */
+function datagramRequest(m: Extract<ToWorker, { t: 'dgram' }>, socket: ServerSocket): DatagramRequest {
+  const extra: { truncated: boolean; proxy?: ProxyInfo } = { truncated: m.truncated };
+  if (m.proxy !== null) extra.proxy = reviveProxyInfo(m.proxy);
+  return Object.assign([Buffer.from(m.data), socket] as [Buffer, ServerSocket], extra);
 }
 
 /**

@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "fork.h"
 #include "listener.h"
+#include "proxy_protocol_napi.h"
 #include "test_faults.h"
 
 namespace socketserver {
@@ -51,6 +52,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : dispatcher(new Dispatcher(en
 
   InitFork(env, exports);
   InitActivation(env, exports);
+  InitProxyProtocol(env, exports);
   exports.Set("adoptConnection", Napi::Function::New<Connection::Adopt>(env, "adoptConnection"));
   DefineAddon(exports, {
       InstanceMethod<&Addon::MakeSystemError>("makeSystemError", napi_enumerable),

@@ -7,6 +7,7 @@
 
 #include "addon.h"
 #include "errors.h"
+#include "proxy_protocol_napi.h"
 
 namespace socketserver {
 
@@ -21,6 +22,7 @@ Napi::Function Connection::Init(Napi::Env env) {
           InstanceMethod<&Connection::Shutdown>("shutdown"),
           InstanceMethod<&Connection::GetPeerName>("getPeerName"),
           InstanceMethod<&Connection::Release>("release"),
+          InstanceMethod<&Connection::ProxyStep>("proxyStep"),
       }));
 }
 
@@ -45,6 +47,13 @@ Napi::Value Connection::Adopt(const Napi::CallbackInfo& info) {
   if (type != SOCK_STREAM)
     ThrowTypeError(env, "ERR_INVALID_ARG_VALUE", "adoptConnection: fd is not a stream socket");
   return Wrap(env, UniqueFd(fd));
+}
+
+Napi::Value Connection::ProxyStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ProxyMode mode = ProxyModeFromJs(env, RequireInt32(info, 0, "mode"));
+  RequireOpen(env, fd_.Get(), "recv");
+  return socketserver::ProxyStep(env, fd_.Get(), mode, &proxy_);
 }
 
 Napi::Value Connection::Release(const Napi::CallbackInfo& info) {

@@ -5,7 +5,10 @@
 
 #include <napi.h>
 
+#include <memory>
+
 #include "fd.h"
+#include "proxy_protocol.h"
 #include "socket_wrap.h"
 
 namespace socketserver {
@@ -35,8 +38,14 @@ class Connection : public SocketWrap<Connection> {
   // release() -> fd: gives up the descriptor without closing it (handed
   // to a worker thread); the object is closed afterwards (fileno() -1).
   Napi::Value Release(const Napi::CallbackInfo& info);
+  // proxyStep(mode) -> null | [header, rest]: one step of the PROXY
+  // protocol header the connection starts with (proxy_protocol_napi.h).
+  Napi::Value ProxyStep(const Napi::CallbackInfo& info);
 
   void CloseNow();
+
+  // The header being read (proxyStep), until it is complete or failed.
+  std::unique_ptr<ProxyParser> proxy_;
 };
 
 }  // namespace socketserver
