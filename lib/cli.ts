@@ -49,6 +49,14 @@ Socket:
   --queue-size N           the listen backlog (requestQueueSize; default 5)
   --poll-interval SECONDS  how often serveForever() wakes when idle (0.5)
 
+Behind a load balancer:
+  --proxy-protocol v1|v2|any
+                           every connection starts with a PROXY protocol
+                           header (HAProxy send-proxy / send-proxy-v2); v2
+                           only on datagram servers
+  --proxy-trusted LIST     comma-separated addresses or CIDRs allowed to send
+                           it ('unix' for Unix peers); default: every peer
+
 Stopping:
   --drain-timeout SECONDS  on SIGTERM or SIGINT, let requests in flight finish
                            for this long, then close them (default 10)
@@ -72,6 +80,8 @@ export interface CliArgs {
   queueSize: number | null;
   pollInterval: number;
   drainTimeout: number;
+  proxyProtocol: 'v1' | 'v2' | 'any' | null;
+  proxyTrusted: string[] | null;
 }
 
 function parseHostPort(value: string, option: string): { address: Address; family: number } {
@@ -114,6 +124,8 @@ export function parseArgs(argv: string[]): CliArgs {
         'queue-size': { type: 'string' },
         'poll-interval': { type: 'string' },
         'drain-timeout': { type: 'string' },
+        'proxy-protocol': { type: 'string' },
+        'proxy-trusted': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -132,6 +144,13 @@ export function parseArgs(argv: string[]): CliArgs {
   if (workers > 0 && v.js) throw new UsageError('--workers needs the native transport, not --js');
   if (v.systemd && v.js) throw new UsageError('--systemd needs the native transport, not --js');
   if (v.systemd && kinds.length > 0) throw new UsageError(`--systemd takes its sockets from systemd: no --${kinds[0]}`);
+  const proxy = v['proxy-protocol'];
+  if (proxy !== undefined && proxy !== 'v1' && proxy !== 'v2' && proxy !== 'any') {
+    throw new UsageError(`--proxy-protocol needs v1, v2 or any, got '${proxy}'`);
+  }
+  if (proxy !== undefined && v.js) throw new UsageError('--proxy-protocol needs the native transport, not --js');
+  if (v['proxy-trusted'] !== undefined && proxy === undefined) throw new UsageError('--proxy-trusted goes with --proxy-protocol');
+  const trusted = v['proxy-trusted'] === undefined ? null : v['proxy-trusted'].split(',').map((t) => t.trim()).filter((t) => t !== '');
   const kind = kinds[0];
   return {
     where: kind === undefined ? null : { kind, address: v[kind]! },
@@ -144,6 +163,8 @@ export function parseArgs(argv: string[]): CliArgs {
     queueSize: v['queue-size'] === undefined ? null : wholeNumber(v['queue-size'], '--queue-size', 65535),
     pollInterval: v['poll-interval'] === undefined ? 0.5 : seconds(v['poll-interval'], '--poll-interval'),
     drainTimeout: v['drain-timeout'] === undefined ? 10 : seconds(v['drain-timeout'], '--drain-timeout'),
+    proxyProtocol: proxy ?? null,
+    proxyTrusted: trusted,
   };
 }
 
@@ -190,6 +211,8 @@ function plans(args: CliArgs, passed: ListenFd[]): Plan[] {
   if (args.workers > 0) common.workerThreads = args.workers;
   if (args.reusePort) common.allowReusePort = true;
   if (args.queueSize !== null) common.requestQueueSize = args.queueSize;
+  if (args.proxyProtocol !== null) common.proxyProtocol = args.proxyProtocol;
+  if (args.proxyTrusted !== null) common.proxyTrusted = args.proxyTrusted;
   if (passed.length > 0) {
     if (args.where !== null) throw new UsageError(`the process was given sockets by its service manager (LISTEN_FDS): no --${args.where.kind}`);
     if (args.js) throw new UsageError('the process was given sockets (LISTEN_FDS), which --js cannot adopt');
@@ -223,6 +246,7 @@ function describe(server: TCPServer<unknown>, args: CliArgs): string {
     args.js ? 'js transport' : null,
     server.fileno() >= 0 && args.where === null ? `socket-activated fd ${server.fileno()}` : null,
     args.reusePort ? 'SO_REUSEPORT' : null,
+    args.proxyProtocol !== null ? `PROXY protocol ${args.proxyProtocol}${args.proxyTrusted === null ? '' : ` from ${args.proxyTrusted.join(',')}`}` : null,
     args.queueSize !== null ? `queue size ${args.queueSize}` : null,
     args.pollInterval !== 0.5 ? `poll interval ${args.pollInterval} s` : null,
     `drain timeout ${args.drainTimeout} s`,

@@ -5,12 +5,12 @@
 // connection or datagram, then execs the server with the descriptors, as
 // systemd does for a .socket unit. Every wait is bounded.
 import { expect } from 'chai';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 
-import { connect, HOST, nativeAddon, readToEnd, ROOT, TempDir, transports, UdpClient, UnixDgramClient, withTimeout } from './helpers';
+import { connect, HOST, nativeAddon, readToEnd, requireTool, ROOT, TempDir, transports, UdpClient, UnixDgramClient, withTimeout } from './helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -19,10 +19,6 @@ const native = transports.find((t) => t.name === 'native')!;
 const js = transports.find((t) => t.name === 'js')!;
 const ss = native.ss as Any;
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'activated-server.js');
-
-function haveSocketActivate(): boolean {
-  return spawnSync('systemd-socket-activate', ['--version']).status === 0;
-}
 
 /** A port free a moment ago, of the given protocol. */
 async function freePort(): Promise<number> {
@@ -82,7 +78,7 @@ describe('83 socket activation: listenFds() and the fileno option', function () 
 
   describe('with systemd-socket-activate', function () {
     before(function () {
-      if (!haveSocketActivate()) this.skip();
+      requireTool(this, 'systemd-socket-activate');
     });
 
     it('TCP: the descriptor, its name and kind; close-on-exec; the variables removed; serverAddress read from the socket', async () => {

@@ -3,13 +3,13 @@
 // test/fixtures/cli-handler.js (the commands of worker-handlers.js). Every
 // wait is bounded; the servers say when they are ready on stderr.
 import { expect } from 'chai';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 
-import { connect, HOST, nativeAddon, ROOT, SockReader, TempDir, udpExchange, UnixDgramClient, withTimeout } from './helpers';
+import { connect, HOST, nativeAddon, requireTool, ROOT, SockReader, TempDir, udpExchange, UnixDgramClient, withTimeout } from './helpers';
 import { freePort, type Program, startProgram, stopProgram } from './proc-helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -66,7 +66,7 @@ describe('85 the socketserver command (dist/cli.js)', function () {
   it('--help lists every option and exits 0', async () => {
     const { code, stdout } = await runCli(['--help']);
     expect(code).to.equal(0);
-    for (const flag of ['--tcp', '--udp', '--unix', '--unix-dgram', '--systemd', '--threading', '--workers', '--forking', '--js', '--reuse-port', '--queue-size', '--poll-interval', '--drain-timeout', '--help']) {
+    for (const flag of ['--tcp', '--udp', '--unix', '--unix-dgram', '--systemd', '--threading', '--workers', '--forking', '--js', '--reuse-port', '--queue-size', '--poll-interval', '--proxy-protocol', '--proxy-trusted', '--drain-timeout', '--help']) {
       expect(stdout, flag).to.contain(flag);
     }
     expect((await runCli(['-h'])).stdout).to.equal(stdout);
@@ -93,6 +93,11 @@ describe('85 the socketserver command (dist/cli.js)', function () {
       [['--systemd', '--tcp', '127.0.0.1:1', HANDLER], /--systemd takes its sockets from systemd/],
       [['--tcp', '127.0.0.1:1', '--reuse-port', '--js', HANDLER], /not supported/],
       [['--tcp', '127.0.0.1:1', path.join(ROOT, 'test', 'fixtures', 'no-handler.js')], /exports no handler class/],
+      [['--tcp', '127.0.0.1:1', '--proxy-protocol', 'v9', HANDLER], /--proxy-protocol needs v1, v2 or any/],
+      [['--tcp', '127.0.0.1:1', '--proxy-trusted', '10.0.0.1', HANDLER], /--proxy-trusted goes with --proxy-protocol/],
+      [['--tcp', '127.0.0.1:1', '--proxy-protocol', 'v1', '--js', HANDLER], /--proxy-protocol needs the native transport/],
+      [['--tcp', '127.0.0.1:0', '--proxy-protocol', 'v1', '--proxy-trusted', 'nope', HANDLER], /proxyTrusted: 'nope' is not an address/],
+      [['--udp', '127.0.0.1:0', '--proxy-protocol', 'v1', HANDLER], /datagrams carry v2 headers only/],
     ];
     for (const [args, message] of cases) {
       const { code, stderr } = await runCli(args);
@@ -207,6 +212,36 @@ describe('85 the socketserver command (dist/cli.js)', function () {
     }
   });
 
+  it('--proxy-protocol and --proxy-trusted: the original client from the header; a peer outside the list is refused', async () => {
+    const port = await freePort();
+    const server = await cli(['--tcp', `${HOST}:${port}`, '--threading', '--proxy-protocol', 'v1', '--proxy-trusted', '127.0.0.0/8,::1', HANDLER]);
+    try {
+      expect(server.stderr()).to.contain('PROXY protocol v1 from 127.0.0.0/8,::1');
+      const v = await view([HOST, port]).catch(() => null);
+      expect(v, 'a request without a header is refused').to.equal(null);
+      const sock = await connect([HOST, port]);
+      const reader = new SockReader(sock);
+      sock.write('PROXY TCP4 192.0.2.10 192.0.2.20 4321 80\r\nview\n');
+      const reply = JSON.parse((await withTimeout(reader.readToEnd(10_000), 10_000, 'view')).toString());
+      sock.destroy();
+      expect(reply.clientAddress).to.deep.equal(['192.0.2.10', 4321]);
+      expect(server.stderr()).to.contain('PROXY protocol: not a PROXY protocol v1 header');
+    } finally {
+      expect(await stopProgram(server)).to.equal(0);
+    }
+    const refusing = await cli(['--tcp', `${HOST}:${port}`, '--proxy-protocol', 'v1', '--proxy-trusted', '10.0.0.1', HANDLER]);
+    try {
+      const sock = await connect([HOST, port]);
+      const reader = new SockReader(sock);
+      sock.write('PROXY TCP4 192.0.2.10 192.0.2.20 4321 80\r\nview\n');
+      expect((await withTimeout(reader.readToEnd(10_000), 10_000, 'EOF')).length).to.equal(0);
+      sock.destroy();
+      expect(refusing.stderr()).to.match(/may not send a header \(it is not in proxyTrusted\)/);
+    } finally {
+      expect(await stopProgram(refusing)).to.equal(0);
+    }
+  });
+
   describe('--drain-timeout: SIGTERM drains', () => {
     it('a request in flight finishes: "1 finished", exit 0', async () => {
       const port = await freePort();
@@ -278,7 +313,7 @@ describe('85 the socketserver command (dist/cli.js)', function () {
 
   describe('socket activation', function () {
     before(function () {
-      if (spawnSync('systemd-socket-activate', ['--version']).status !== 0) this.skip();
+      requireTool(this, 'systemd-socket-activate');
     });
 
     for (const flag of [[], ['--systemd']]) {

@@ -748,3 +748,21 @@ export function timeWaitOnPort(port: number): number {
   }
   return n;
 }
+
+// ---------------------------------------------------------------- real tools
+
+/**
+ * Skips the suite (`ctx.skip()`) when `command` cannot run here (`args`:
+ * a harmless call, such as --version), unless SOCKETSERVER_REQUIRE_TOOLS
+ * is set (CI installs the tools): then its absence fails.
+ */
+export function requireTool(ctx: Mocha.Context, command: string, args: string[] = ['--version']): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+  const ran = spawnSync(command, args, { stdio: 'ignore', timeout: 10_000 });
+  if (ran.error === undefined && ran.status === 0) return;
+  if (process.env.SOCKETSERVER_REQUIRE_TOOLS) {
+    throw new Error(`${command} is needed here (SOCKETSERVER_REQUIRE_TOOLS is set) but cannot run: ${ran.error?.message ?? `exit ${ran.status}`}`);
+  }
+  ctx.skip();
+}
