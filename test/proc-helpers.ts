@@ -410,8 +410,8 @@ export interface Program {
 
 /**
  * Starts `command args` (node itself when command is null) and resolves
- * once `ready` matches its stderr (bounded by `ms`); rejects if it exits
- * first.
+ * once `ready` matches what it wrote to stderr or stdout (bounded by `ms`);
+ * rejects if it exits first.
  */
 export function startProgram(
   command: string | null,
@@ -425,19 +425,25 @@ export function startProgram(
   });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`not ready within ${ms} ms: ${err}`));
+      reject(new Error(`not ready within ${ms} ms: ${err}${out}`));
     }, ms);
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (ready.test(err)) {
+    const check = (): void => {
+      if (ready.test(err) || ready.test(out)) {
         clearTimeout(timer);
         resolve({ child, stdout: () => out, stderr: () => err, exited });
       }
+    };
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      check();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      check();
     });
     void exited.then((code) => {
       clearTimeout(timer);
