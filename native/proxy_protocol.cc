@@ -314,8 +314,10 @@ size_t ProxyParser::SafeReadSize() const noexcept {
       return options_.mode == ProxyMode::kV2 ? kProxyV2FixedSize : kProxyV1MinLine;
     case Kind::kV1: {
       if (have_ < kProxyV1MinLine) return kProxyV1MinLine - have_;
+      // The CRLF, or its LF; never past the 107th byte, where the line
+      // ends or fails.
       const uint8_t* buf = heap_ ? heap_.get() : inline_;
-      return buf[have_ - 1] == '\r' ? 1 : 2;
+      return std::min<size_t>(buf[have_ - 1] == '\r' ? 1 : 2, kProxyV1MaxLine - have_);
     }
     case Kind::kV2:
       return Limit() - have_;

@@ -343,6 +343,11 @@ TEST(v1_errors) {
   // No CRLF within 107 bytes: fails at the 107th byte, without waiting.
   const std::string long_line = "PROXY UNKNOWN " + std::string(92, 'x') + "\r\n";  // 108
   ExpectError(long_line, ProxyError::kTooLong, "no CRLF in the first 107 bytes");
+  {
+    ProxyParser at106({ProxyMode::kV1});
+    EXPECT(at106.Feed(B(long_line).data(), 106) == 106);
+    EXPECT(at106.WantedSize() == 1 && at106.SafeReadSize() == 1);
+  }
   ProxyParser p;
   const Bytes in = B(long_line);
   EXPECT(p.Feed(in.data(), 107) == 107 && p.status() == ProxyParser::kFailed);
@@ -593,6 +598,13 @@ TEST(read_sizes) {
       }
       EXPECT(p.status() == ProxyParser::kDone && p.consumed() == h.size() && at == h.size());
       EXPECT(p.SafeReadSize() == 0 && p.WantedSize() == 0);
+      // Never more than the header could still take (found by the fuzzer:
+      // 106 bytes of a v1 line, the last not a CR, once gave 2).
+      ProxyParser r({mode});
+      for (size_t i = 0; i < h.size() && r.status() == ProxyParser::kNeedMore; ++i) {
+        EXPECT(r.SafeReadSize() > 0 && r.SafeReadSize() <= r.WantedSize());
+        r.Feed(h.data() + i, 1);
+      }
       // Reading WantedSize(): v2 in at most 2 reads after the first, v1 in one.
       ProxyParser q({mode});
       at = 0, reads = 0;
