@@ -628,6 +628,53 @@ TEST(parse_complete_points_into_the_input) {
   EXPECT_EQ_STR(S(h.alpn), "dns");
 }
 
+Bytes FromHex(const char* hex) {
+  Bytes b;
+  for (size_t i = 0; hex[i] && hex[i + 1]; i += 2) b.push_back(static_cast<uint8_t>(std::stoi(std::string(hex + i, 2), nullptr, 16)));
+  return b;
+}
+
+// Headers HAProxy 2.6.12 (Debian 12) sent to a server, each followed by
+// the client's "hello\n" (native/fuzz/make_seeds.py has them all).
+TEST(haproxy_captures) {
+  // send-proxy, client over IPv6
+  Parsed v1(FromHex(
+      "50524f58592054435036203a3a31203a3a3120333838313820383030320d0a68656c6c6f0a"));
+  EXPECT(v1.ok() && v1.h().size == 31 && v1.h().family == ProxyFamily::kInet6);
+  EXPECT_EQ_STR(v1.h().source.host, "::1");
+  EXPECT(v1.h().source.port == 38818 && v1.h().destination.port == 8002);
+  // send-proxy-v2 proxy-v2-options crc32c, client on a Unix socket: LOCAL
+  // over UNSPEC, with TLVs.
+  Parsed local(FromHex(
+      "0d0a0d0a000d0a515549540a20000007030004a9b87e8f68656c6c6f0a"));
+  EXPECT(local.ok() && local.h().command == ProxyCommand::kLocal && local.h().size == 23);
+  EXPECT(local.h().has_crc32c && !local.h().HasAddresses());
+  // send-proxy-v2 proxy-v2-options ssl,cert-cn,ssl-cipher,cert-sig,cert-key,
+  // authority,crc32c,unique-id; TLS client with ALPN h2 and a certificate.
+  const Bytes in = FromHex(
+      "0d0a0d0a000d0a515549540a211100ae7f0000017f000001a5e820fd030004a6de2ef2010002683202000f7777772e65"
+      "78616d706c652e636f6d05002e37463030303030313a413545385f37463030303030313a323046445f36423134454641"
+      "465f303030393a303332452000500700000000210007544c5376312e3322000e636c69656e742e6578616d706c652500"
+      "075253413230343824000a5253412d534841323536230016544c535f4145535f3235365f47434d5f5348413338346865"
+      "6c6c6f0a");
+  Parsed all(in);
+  EXPECT_MSG(all.ok(), all.message());
+  const ProxyHeader& h = all.h();
+  EXPECT(h.size == 190 && h.size == in.size() - 6 && h.has_crc32c);
+  EXPECT_EQ_STR(h.source.host, "127.0.0.1");
+  EXPECT(h.destination.port == 8445);
+  EXPECT_EQ_STR(S(h.alpn), "h2");
+  EXPECT_EQ_STR(S(h.authority), "www.example.com");
+  EXPECT(h.unique_id.size == 46);
+  EXPECT(h.ssl.present && h.ssl.client == (kPp2ClientSsl | kPp2ClientCertConn | kPp2ClientCertSess));
+  EXPECT(h.ssl.verify == 0);
+  EXPECT_EQ_STR(S(h.ssl.version), "TLSv1.3");
+  EXPECT_EQ_STR(S(h.ssl.cn), "client.example");
+  EXPECT_EQ_STR(S(h.ssl.cipher), "TLS_AES_256_GCM_SHA384");
+  EXPECT_EQ_STR(S(h.ssl.sig_alg), "RSA-SHA256");
+  EXPECT_EQ_STR(S(h.ssl.key_alg), "RSA2048");
+}
+
 // ---- microbenchmark ----
 
 void Bench() {
