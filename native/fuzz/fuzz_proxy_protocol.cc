@@ -21,7 +21,8 @@
 //    reports verified is the header's; a v2 header's addresses written as a
 //    v1 line parse back to the same addresses;
 //  - the v1 address parsers accept exactly what inet_pton accepts, with the
-//    same bytes (the input itself as address text).
+//    same bytes, and the address text is exactly inet_ntop's (the input
+//    itself as address text, and as address bytes).
 #include <arpa/inet.h>
 
 #include <cstddef>
@@ -160,8 +161,15 @@ void CheckHeader(const ProxyHeader& h, const uint8_t* data, size_t size, const P
   }
 }
 
-// The address parsers against libc, on the input itself.
+// The address parsers and formatters against libc, on the input itself.
 void CheckAddressText(const uint8_t* data, size_t size) {
+  if (size >= 16) {
+    char ours[46], libc[46];
+    proxy_detail::FormatIPv6(data, ours);
+    CHECK(inet_ntop(AF_INET6, data, libc, sizeof libc) != nullptr && std::strcmp(ours, libc) == 0);
+    proxy_detail::FormatIPv4(data, ours);
+    CHECK(inet_ntop(AF_INET, data, libc, sizeof libc) != nullptr && std::strcmp(ours, libc) == 0);
+  }
   if (size > 64 || std::memchr(data, 0, size) != nullptr) return;
   const std::string s(reinterpret_cast<const char*>(data), size);
   uint8_t ours[16], libc[16];

@@ -261,6 +261,43 @@ TEST(ipv6_text_matches_inet_pton) {
   }
 }
 
+// The text of an address is inet_ntop's, exactly: every pattern of zero
+// and non-zero groups, IPv4 tails, and a pseudo-random sample.
+TEST(address_text_matches_inet_ntop) {
+  char ours[46], libc[46];
+  uint8_t a[16];
+  uint32_t seed = 12345;
+  for (int i = 0; i < 70000; ++i) {
+    for (int b = 0; b < 16; ++b) {
+      seed = seed * 1103515245u + 12345u;
+      a[b] = static_cast<uint8_t>(seed >> 16);
+    }
+    if (i < 65536) {
+      // Bits 0-7: which groups are zero; bits 8-15: the others' values.
+      for (int w = 0; w < 8; ++w) {
+        const bool zero = (i >> w) & 1;
+        const unsigned v = ((i >> (8 + w)) & 1) ? 0xffff : 1 + w * 0x111;
+        a[2 * w] = zero ? 0 : static_cast<uint8_t>(v >> 8);
+        a[2 * w + 1] = zero ? 0 : static_cast<uint8_t>(v);
+      }
+      if ((i & 0xff) == 0x1f) a[10] = a[11] = 0xff;  // ::ffff:a.b.c.d and the like
+    }
+    proxy_detail::FormatIPv6(a, ours);
+    inet_ntop(AF_INET6, a, libc, sizeof libc);
+    EXPECT_EQ_STR(ours, libc);
+    proxy_detail::FormatIPv4(a, ours);
+    inet_ntop(AF_INET, a, libc, sizeof libc);
+    EXPECT_EQ_STR(ours, libc);
+  }
+  for (const char* text : {"::", "::1", "::ffff:0.0.0.0", "::ffff:1.2.3.4", "::1.2.3.4", "::0.0.1.0", "1::",
+                           "1:0:0:1::", "0:0:1::", "::ffff:0:1.2.3.4", "64:ff9b::1.2.3.4", "::1:0:0:1"}) {
+    EXPECT(inet_pton(AF_INET6, text, a) == 1);
+    proxy_detail::FormatIPv6(a, ours);
+    inet_ntop(AF_INET6, a, libc, sizeof libc);
+    EXPECT_EQ_STR(ours, libc);
+  }
+}
+
 TEST(port_text) {
   uint16_t p = 1;
   EXPECT(proxy_detail::ParsePortText("0", 1, &p) && p == 0);
