@@ -1,6 +1,5 @@
 #include "proxy_protocol.h"
 
-#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -92,10 +91,12 @@ bool LookUpFamily(uint8_t byte, FamilyInfo* info) {
 }
 
 void SetInet(ProxyEndpoint* e, int family, const uint8_t* addr, const uint8_t* port) {
-  const size_t n = family == AF_INET ? 4 : 16;
-  std::memcpy(e->addr, addr, n);
+  std::memcpy(e->addr, addr, family == AF_INET ? 4 : 16);
   e->port = Be16(port);
-  if (inet_ntop(family, e->addr, e->host, sizeof e->host) == nullptr) e->host[0] = '\0';
+  if (family == AF_INET)
+    proxy_detail::FormatIPv4(e->addr, e->host);
+  else
+    proxy_detail::FormatIPv6(e->addr, e->host);
 }
 
 // A v2 Unix address (108 bytes, sun_path as the proxy had it).
@@ -231,6 +232,63 @@ bool ParsePortText(const char* s, size_t n, uint16_t* out) noexcept {
   return true;
 }
 
+static char* FormatIPv4Into(const uint8_t in[4], char* out) {
+  for (int i = 0; i < 4; ++i) {
+    if (i > 0) *out++ = '.';
+    const unsigned v = in[i];
+    if (v >= 100) *out++ = static_cast<char>('0' + v / 100);
+    if (v >= 10) *out++ = static_cast<char>('0' + v / 10 % 10);
+    *out++ = static_cast<char>('0' + v % 10);
+  }
+  *out = '\0';
+  return out;
+}
+
+void FormatIPv4(const uint8_t in[4], char out[16]) noexcept { FormatIPv4Into(in, out); }
+
+void FormatIPv6(const uint8_t in[16], char out[46]) noexcept {
+  // As glibc's inet_ntop writes it (RFC 5952 style): lower-case hex without
+  // leading zeros; the longest run of two or more zero groups (the first of
+  // equal ones) as "::"; an IPv4 tail for ::a.b.c.d and ::ffff:a.b.c.d.
+  unsigned words[8];
+  for (int i = 0; i < 8; ++i) words[i] = static_cast<unsigned>(in[2 * i] << 8 | in[2 * i + 1]);
+  int best = -1, best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (words[i] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && words[j] == 0) ++j;
+    if (j - i > best_len) best = i, best_len = j - i;
+    i = j;
+  }
+  if (best_len < 2) best = -1;
+  static const char kHex[] = "0123456789abcdef";
+  char* o = out;
+  for (int i = 0; i < 8; ++i) {
+    if (best >= 0 && i >= best && i < best + best_len) {
+      if (i == best) *o++ = ':';
+      continue;
+    }
+    if (i != 0) *o++ = ':';
+    if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff))) {
+      FormatIPv4Into(in + 12, o);
+      return;
+    }
+    bool started = false;
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      const unsigned nibble = words[i] >> shift & 15;
+      if (nibble != 0 || started || shift == 0) {
+        *o++ = kHex[nibble];
+        started = true;
+      }
+    }
+  }
+  if (best >= 0 && best + best_len == 8) *o++ = ':';
+  *o = '\0';
+}
+
 uint32_t Crc32c(uint32_t crc, const uint8_t* data, size_t len) noexcept {
   crc = ~crc;
   for (size_t i = 0; i < len; ++i) crc = kCrc32c.t[(crc ^ data[i]) & 0xff] ^ (crc >> 8);
@@ -314,8 +372,10 @@ size_t ProxyParser::SafeReadSize() const noexcept {
       return options_.mode == ProxyMode::kV2 ? kProxyV2FixedSize : kProxyV1MinLine;
     case Kind::kV1: {
       if (have_ < kProxyV1MinLine) return kProxyV1MinLine - have_;
+      // The CRLF, or its LF; never past the 107th byte, where the line
+      // ends or fails.
       const uint8_t* buf = heap_ ? heap_.get() : inline_;
-      return buf[have_ - 1] == '\r' ? 1 : 2;
+      return std::min<size_t>(buf[have_ - 1] == '\r' ? 1 : 2, kProxyV1MaxLine - have_);
     }
     case Kind::kV2:
       return Limit() - have_;
@@ -542,7 +602,10 @@ ProxyParser::Status ProxyParser::ParseV1Line(const uint8_t* buf, size_t len) noe
                     v6 ? "TCP6 (an IPv6 address)"
                        : "TCP4 (four decimal numbers 0-255 without leading zeros)");
       }
-      if (inet_ntop(v6 ? AF_INET6 : AF_INET, e->addr, e->host, sizeof e->host) == nullptr) e->host[0] = '\0';
+      if (v6)
+        proxy_detail::FormatIPv6(e->addr, e->host);
+      else
+        proxy_detail::FormatIPv4(e->addr, e->host);
     } else if (!proxy_detail::ParsePortText(s + field, n, &e->port)) {
       Quote(buf + field, n, quoted, sizeof quoted);
       return Fail(ProxyError::kV1Port, field, "v1: bad %s %s (a decimal 0-65535 without leading zeros)",

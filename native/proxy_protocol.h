@@ -100,8 +100,8 @@ struct ProxyBytes {
 // One end of the proxied connection.
 struct ProxyEndpoint {
   // IPv4 / IPv6: the address in network byte order (4 or 16 bytes used),
-  // its numeric text as inet_ntop writes it ("192.0.2.1", "2001:db8::1",
-  // "::ffff:192.0.2.1"), NUL-terminated, and the port.
+  // its numeric text exactly as glibc's inet_ntop writes it ("192.0.2.1",
+  // "2001:db8::1", "::ffff:192.0.2.1"), NUL-terminated, and the port.
   uint8_t addr[16] = {};
   char host[46] = "";  // INET6_ADDRSTRLEN
   uint16_t port = 0;
@@ -276,6 +276,11 @@ namespace proxy_detail {
 // (inet_ntop writes "::ffff:192.0.2.1"). No zone ids, no spaces.
 bool ParseIPv4Text(const char* s, size_t n, uint8_t out[4]) noexcept;
 bool ParseIPv6Text(const char* s, size_t n, uint8_t out[16]) noexcept;
+// Address text exactly as glibc's inet_ntop writes it ("192.0.2.1",
+// "2001:db8::1", "::ffff:192.0.2.1"), which is what socketserver shows for
+// a real peer (sockaddr.cc), without inet_ntop's sprintf calls.
+void FormatIPv4(const uint8_t in[4], char out[16]) noexcept;
+void FormatIPv6(const uint8_t in[16], char out[46]) noexcept;
 // Decimal 0-65535 without leading zeros.
 bool ParsePortText(const char* s, size_t n, uint16_t* out) noexcept;
 // CRC32C (Castagnoli, RFC 4960 appendix B), continuing from `crc` (start

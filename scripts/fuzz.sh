@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 SECONDS_EACH="${1:-25}"
 shift || true
-FUZZ_SOURCES=(native/sockaddr.cc native/procmaps.cc)
+FUZZ_SOURCES=(native/sockaddr.cc native/procmaps.cc native/proxy_protocol.cc)
 
 CXX="${FUZZ_CXX:-}"
 if [ -z "$CXX" ]; then
@@ -56,10 +56,14 @@ for t in "${targets[@]}"; do
   mkdir -p "$seeds" "$work"
   dict=()
   [ -f "native/fuzz/$t.dict" ] && dict=(-dict="native/fuzz/$t.dict")
+  # Inputs up to 512 bytes; a PROXY v2 header with TLVs (HAProxy's with
+  # send-proxy-v2-ssl-cn and a unique id) can be longer.
+  max_len=512
+  [ "$t" = fuzz_proxy_protocol ] && max_len=2048
   echo "== run $t for ${SECONDS_EACH}s (seeds: $(find "$seeds" -type f | wc -l))"
   log="$OUT/$t.log"
   rc=0
-  "$OUT/$t" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=512 \
+  "$OUT/$t" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" \
     -print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t-" "${dict[@]}" \
     "$work" "$seeds" >"$log" 2>&1 || rc=$?
   done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)

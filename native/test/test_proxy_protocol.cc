@@ -261,6 +261,43 @@ TEST(ipv6_text_matches_inet_pton) {
   }
 }
 
+// The text of an address is inet_ntop's, exactly: every pattern of zero
+// and non-zero groups, IPv4 tails, and a pseudo-random sample.
+TEST(address_text_matches_inet_ntop) {
+  char ours[46], libc[46];
+  uint8_t a[16];
+  uint32_t seed = 12345;
+  for (int i = 0; i < 70000; ++i) {
+    for (int b = 0; b < 16; ++b) {
+      seed = seed * 1103515245u + 12345u;
+      a[b] = static_cast<uint8_t>(seed >> 16);
+    }
+    if (i < 65536) {
+      // Bits 0-7: which groups are zero; bits 8-15: the others' values.
+      for (int w = 0; w < 8; ++w) {
+        const bool zero = (i >> w) & 1;
+        const unsigned v = ((i >> (8 + w)) & 1) ? 0xffff : 1 + w * 0x111;
+        a[2 * w] = zero ? 0 : static_cast<uint8_t>(v >> 8);
+        a[2 * w + 1] = zero ? 0 : static_cast<uint8_t>(v);
+      }
+      if ((i & 0xff) == 0x1f) a[10] = a[11] = 0xff;  // ::ffff:a.b.c.d and the like
+    }
+    proxy_detail::FormatIPv6(a, ours);
+    inet_ntop(AF_INET6, a, libc, sizeof libc);
+    EXPECT_EQ_STR(ours, libc);
+    proxy_detail::FormatIPv4(a, ours);
+    inet_ntop(AF_INET, a, libc, sizeof libc);
+    EXPECT_EQ_STR(ours, libc);
+  }
+  for (const char* text : {"::", "::1", "::ffff:0.0.0.0", "::ffff:1.2.3.4", "::1.2.3.4", "::0.0.1.0", "1::",
+                           "1:0:0:1::", "0:0:1::", "::ffff:0:1.2.3.4", "64:ff9b::1.2.3.4", "::1:0:0:1"}) {
+    EXPECT(inet_pton(AF_INET6, text, a) == 1);
+    proxy_detail::FormatIPv6(a, ours);
+    inet_ntop(AF_INET6, a, libc, sizeof libc);
+    EXPECT_EQ_STR(ours, libc);
+  }
+}
+
 TEST(port_text) {
   uint16_t p = 1;
   EXPECT(proxy_detail::ParsePortText("0", 1, &p) && p == 0);
@@ -343,6 +380,11 @@ TEST(v1_errors) {
   // No CRLF within 107 bytes: fails at the 107th byte, without waiting.
   const std::string long_line = "PROXY UNKNOWN " + std::string(92, 'x') + "\r\n";  // 108
   ExpectError(long_line, ProxyError::kTooLong, "no CRLF in the first 107 bytes");
+  {
+    ProxyParser at106({ProxyMode::kV1});
+    EXPECT(at106.Feed(B(long_line).data(), 106) == 106);
+    EXPECT(at106.WantedSize() == 1 && at106.SafeReadSize() == 1);
+  }
   ProxyParser p;
   const Bytes in = B(long_line);
   EXPECT(p.Feed(in.data(), 107) == 107 && p.status() == ProxyParser::kFailed);
@@ -593,6 +635,13 @@ TEST(read_sizes) {
       }
       EXPECT(p.status() == ProxyParser::kDone && p.consumed() == h.size() && at == h.size());
       EXPECT(p.SafeReadSize() == 0 && p.WantedSize() == 0);
+      // Never more than the header could still take (found by the fuzzer:
+      // 106 bytes of a v1 line, the last not a CR, once gave 2).
+      ProxyParser r({mode});
+      for (size_t i = 0; i < h.size() && r.status() == ProxyParser::kNeedMore; ++i) {
+        EXPECT(r.SafeReadSize() > 0 && r.SafeReadSize() <= r.WantedSize());
+        r.Feed(h.data() + i, 1);
+      }
       // Reading WantedSize(): v2 in at most 2 reads after the first, v1 in one.
       ProxyParser q({mode});
       at = 0, reads = 0;
@@ -614,6 +663,53 @@ TEST(parse_complete_points_into_the_input) {
   EXPECT(ProxyParser::ParseComplete(dgram.data(), dgram.size(), {ProxyMode::kV2}, &h, &e));
   EXPECT(h.size == dgram.size() - 7 && h.alpn.data == dgram.data() + 31);
   EXPECT_EQ_STR(S(h.alpn), "dns");
+}
+
+Bytes FromHex(const char* hex) {
+  Bytes b;
+  for (size_t i = 0; hex[i] && hex[i + 1]; i += 2) b.push_back(static_cast<uint8_t>(std::stoi(std::string(hex + i, 2), nullptr, 16)));
+  return b;
+}
+
+// Headers HAProxy 2.6.12 (Debian 12) sent to a server, each followed by
+// the client's "hello\n" (native/fuzz/make_seeds.py has them all).
+TEST(haproxy_captures) {
+  // send-proxy, client over IPv6
+  Parsed v1(FromHex(
+      "50524f58592054435036203a3a31203a3a3120333838313820383030320d0a68656c6c6f0a"));
+  EXPECT(v1.ok() && v1.h().size == 31 && v1.h().family == ProxyFamily::kInet6);
+  EXPECT_EQ_STR(v1.h().source.host, "::1");
+  EXPECT(v1.h().source.port == 38818 && v1.h().destination.port == 8002);
+  // send-proxy-v2 proxy-v2-options crc32c, client on a Unix socket: LOCAL
+  // over UNSPEC, with TLVs.
+  Parsed local(FromHex(
+      "0d0a0d0a000d0a515549540a20000007030004a9b87e8f68656c6c6f0a"));
+  EXPECT(local.ok() && local.h().command == ProxyCommand::kLocal && local.h().size == 23);
+  EXPECT(local.h().has_crc32c && !local.h().HasAddresses());
+  // send-proxy-v2 proxy-v2-options ssl,cert-cn,ssl-cipher,cert-sig,cert-key,
+  // authority,crc32c,unique-id; TLS client with ALPN h2 and a certificate.
+  const Bytes in = FromHex(
+      "0d0a0d0a000d0a515549540a211100ae7f0000017f000001a5e820fd030004a6de2ef2010002683202000f7777772e65"
+      "78616d706c652e636f6d05002e37463030303030313a413545385f37463030303030313a323046445f36423134454641"
+      "465f303030393a303332452000500700000000210007544c5376312e3322000e636c69656e742e6578616d706c652500"
+      "075253413230343824000a5253412d534841323536230016544c535f4145535f3235365f47434d5f5348413338346865"
+      "6c6c6f0a");
+  Parsed all(in);
+  EXPECT_MSG(all.ok(), all.message());
+  const ProxyHeader& h = all.h();
+  EXPECT(h.size == 190 && h.size == in.size() - 6 && h.has_crc32c);
+  EXPECT_EQ_STR(h.source.host, "127.0.0.1");
+  EXPECT(h.destination.port == 8445);
+  EXPECT_EQ_STR(S(h.alpn), "h2");
+  EXPECT_EQ_STR(S(h.authority), "www.example.com");
+  EXPECT(h.unique_id.size == 46);
+  EXPECT(h.ssl.present && h.ssl.client == (kPp2ClientSsl | kPp2ClientCertConn | kPp2ClientCertSess));
+  EXPECT(h.ssl.verify == 0);
+  EXPECT_EQ_STR(S(h.ssl.version), "TLSv1.3");
+  EXPECT_EQ_STR(S(h.ssl.cn), "client.example");
+  EXPECT_EQ_STR(S(h.ssl.cipher), "TLS_AES_256_GCM_SHA384");
+  EXPECT_EQ_STR(S(h.ssl.sig_alg), "RSA-SHA256");
+  EXPECT_EQ_STR(S(h.ssl.key_alg), "RSA2048");
 }
 
 // ---- microbenchmark ----
