@@ -25,6 +25,8 @@
  * - shutdown(): Promise<void>
  * - handleRequest(): Promise<void>    (if you do not use serveForever())
  * - serverClose(): Promise<void>
+ * - drain(timeout): Promise<{ finished, aborted }>   (stop taking requests,
+ *                                     let those in flight finish, close)
  * - fileno(): number                  (stream and datagram servers)
  * - [Symbol.asyncDispose]()           (`await using server = ...`)
  *
@@ -44,6 +46,12 @@
  * Methods for derived classes:
  *
  * - finishRequest(request, clientAddress)
+ * - _requestTaken(request, clientAddress) -> clientAddress (or a promise:
+ *                                     what must arrive before the hooks,
+ *                                     the PROXY protocol header)
+ * - _takesConcurrently() -> boolean   (a late header waits beside the loop)
+ * - _inFlight(), _whenIdle(), _abortInFlight(), _abortRequest(request)
+ *                                     (what drain() counts, waits for, closes)
  *
  * Settings: static properties of the class (Python's class variables),
  * copied into same-named instance properties by the constructor before
@@ -62,6 +70,11 @@
  *                           bytes that wait)
  * - unlinkOnClose           (true; Unix servers: serverClose() removes the
  *                           socket file the server created)
+ * - proxyProtocol           (false; 'v1', 'v2', 'any': the PROXY protocol
+ *                           header every connection starts with)
+ * - proxyTrusted            (null: every peer may send it; else addresses,
+ *                           CIDRs, 'unix')
+ * - proxyTimeout            (3: seconds to deliver the header)
  */
 import * as fs from 'node:fs';
 import { inspect } from 'node:util';

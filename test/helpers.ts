@@ -718,7 +718,7 @@ export function haveIPv6Loopback(): boolean {
   const native = nativeAddon();
   let s;
   try {
-    s = new native.Listener(native.constants.AF_INET6, native.constants.SOCK_STREAM, () => undefined);
+    s = new native.Listener(native.constants.AF_INET6, native.constants.SOCK_STREAM);
     s.bind(['::1', 0]);
     return true;
   } catch {
