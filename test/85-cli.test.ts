@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 
 import { connect, HOST, requireTool, ROOT, SockReader, TempDir, udpExchange, UnixDgramClient, withTimeout } from './helpers';
-import { freePort, type Program, startProgram, stopProgram } from './proc-helpers';
+import { freePort, type Program, startProgram, stopProgram, waitForStderr } from './proc-helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -248,11 +248,7 @@ describe('85 the socketserver command (dist/cli.js)', function () {
       const server = await cli(['--tcp', `${HOST}:${port}`, '--threading', '--drain-timeout', '20', HANDLER]);
       const c = await slow([HOST, port]);
       server.child.kill('SIGTERM');
-      await withTimeout(new Promise<void>((resolve) => {
-        const check = (): void => { if (/draining \(at most 20 s\)/.test(server.stderr())) resolve(); };
-        server.child.stderr!.on('data', check);
-        check();
-      }), 10_000, 'draining');
+      await waitForStderr(server, /draining \(at most 20 s\)/);
       // Draining: the listening socket takes no new request (it waits in the backlog).
       c.go();
       expect(await c.rest()).to.equal('SLOW\n');
@@ -276,11 +272,7 @@ describe('85 the socketserver command (dist/cli.js)', function () {
       const server = await cli(['--tcp', `${HOST}:${port}`, '--threading', '--drain-timeout', '60', HANDLER]);
       const c = await slow([HOST, port]);
       server.child.kill('SIGINT');
-      await withTimeout(new Promise<void>((resolve) => {
-        const check = (): void => { if (/draining/.test(server.stderr())) resolve(); };
-        server.child.stderr!.on('data', check);
-        check();
-      }), 10_000, 'draining');
+      await waitForStderr(server, /draining/);
       expect(await stopProgram(server, 'SIGINT')).to.equal(1);
       expect(server.stderr()).to.match(/SIGINT again: stopping now/);
       c.sock.destroy();

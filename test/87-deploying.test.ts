@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 
 import { connect, HOST, nativeAddon, requireTool, ROOT, SockReader, TempDir, transports, until, withTimeout } from './helpers';
-import { freePort, type Program, startProgram, stopProgram } from './proc-helpers';
+import { freePort, type Program, startProgram, stopProgram, waitForStderr } from './proc-helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -279,12 +279,34 @@ backend v2
         // Traffic runs through both restarts (at most 20 000 requests).
         const counts = new Map<number, number>();
         const servedBy = (p: Program): number => counts.get(p.child.pid!) ?? 0;
+        // Woken at each reply: a wait on the counts costs no polling.
+        let waiters: Array<() => void> = [];
+        const served = (check: () => boolean, what: string): Promise<void> =>
+          withTimeout(
+            new Promise<void>((resolve) => {
+              const test = (): void => (check() ? resolve() : void waiters.push(test));
+              test();
+            }),
+            30_000,
+            what,
+          );
         let stop = false;
-        const traffic = load(port, 20_000, 4, (v) => counts.set(v.pid, (counts.get(v.pid) ?? 0) + 1), () => stop);
+        const traffic = load(
+          port,
+          20_000,
+          4,
+          (v) => {
+            counts.set(v.pid, (counts.get(v.pid) ?? 0) + 1);
+            const w = waiters;
+            waiters = [];
+            for (const f of w) f();
+          },
+          () => stop,
+        );
         // systemctl restart app@1: stop (SIGTERM: it drains; its request in flight finishes), then start.
-        await until(() => servedBy(first) + servedBy(second) >= 100, '100 requests served', 30_000);
+        await served(() => servedBy(first) + servedBy(second) >= 100, '100 requests served');
         first.child.kill('SIGTERM');
-        await until(() => /draining/.test(first.stderr()), 'the first instance to drain', 10_000);
+        await waitForStderr(first, /draining/);
         sock.write('go\n');
         expect((await withTimeout(reader.readToEnd(10_000), 10_000, 'the rest')).toString()).to.equal('SLOW\n');
         sock.destroy();
@@ -292,13 +314,13 @@ backend v2
         expect(first.stderr()).to.match(/drained: [1-9]\d* finished, 0 cut short/);
         const third = await instance();
         running.push(third);
-        await until(() => servedBy(third) >= 20, 'the restarted first instance to serve', 30_000);
+        await served(() => servedBy(third) >= 20, 'the restarted first instance to serve');
         // systemctl restart app@2.
         second.child.kill('SIGTERM');
         expect(await withTimeout(second.exited, 15_000, 'the second instance to exit')).to.equal(0);
         const fourth = await instance();
         running.push(fourth);
-        await until(() => servedBy(fourth) >= 20, 'the restarted second instance to serve', 30_000);
+        await served(() => servedBy(fourth) >= 20, 'the restarted second instance to serve');
         stop = true;
         const failures = await withTimeout(traffic, 60_000, 'the traffic to end');
         const total = [...counts.values()].reduce((a, b) => a + b, 0);

@@ -457,3 +457,22 @@ export async function stopProgram(program: Program, signal: NodeJS.Signals = 'SI
   program.child.kill(signal);
   return withTimeout(program.exited, 15_000, `exit after ${signal}`);
 }
+
+/** Resolves once what the program wrote to stderr matches `pattern` (bounded by `ms`). */
+export function waitForStderr(program: Program, pattern: RegExp, ms = 10_000): Promise<void> {
+  return withTimeout(
+    new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (pattern.test(program.stderr())) {
+          program.child.stderr!.off('data', check);
+          resolve();
+        }
+      };
+      // After the program's own listener (startProgram's), which appends to stderr().
+      program.child.stderr!.on('data', check);
+      check();
+    }),
+    ms,
+    `stderr to match ${pattern}`,
+  );
+}
