@@ -13,8 +13,8 @@
 //            Atomics.waitAsync(); the producer calls Atomics.notify() after
 //            every record
 //   ring-bell  the same ring with a doorbell: the consumer sets a
-//            "sleeping" flag before it waits, and the producer notifies
-//            only when it finds the flag set (Atomics.exchange)
+//            "sleeping" flag before it waits (and clears it once awake),
+//            and the producer notifies only when it finds the flag set
 //
 // for a handoff record alone (~40 bytes: slot, fd, an IPv4 address and
 // port) and with a 512-byte and an 8 KiB datagram payload:
@@ -22,6 +22,10 @@
 //   latency     ping-pong: main -> worker -> main, the same mechanism each
 //               way; one-way = round trip / 2 (median and p99 over
 //               --pings round trips)
+//   (ring) waits that timed out (1 s: a lost wake-up) or that a notify
+//               ended but that resumed over 100 ms after they began (the
+//               thread got no CPU, or the wake-up came late): both should
+//               be 0 on a quiet machine
 //   throughput  main streams --messages records (bounded by the ring's
 //               capacity for the rings: the producer waits for room), the
 //               worker reads each (touches the payload), and says when it
@@ -68,6 +72,20 @@ class Ring {
     this.bytes = new Uint8Array(sab, CONTROL_BYTES);
     this.words = new Int32Array(sab, CONTROL_BYTES);
     this.bell = bell;
+    /** Waits that ended by their 1 s timeout, not a notify: lost wake-ups, if any. */
+    this.timeouts = 0;
+    /** Waits that a notify ended but that resumed more than 100 ms after it began. */
+    this.slowWakes = 0;
+  }
+
+  async #wait(index, value) {
+    const r = Atomics.waitAsync(this.ctrl, index, value, 1000);
+    if (!r.async) return;
+    const t0 = process.hrtime.bigint();
+    const v = await r.value;
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (v === 'timed-out') this.timeouts++;
+    else if (ms > 100) this.slowWakes++; // notified, but woken late
   }
 
   /** Producer: room for one more record? */
@@ -81,8 +99,7 @@ class Ring {
       Atomics.store(this.ctrl, PRODUCER_SLEEPING, 1);
       const tail = Atomics.load(this.ctrl, TAIL);
       if (this.hasRoom()) break;
-      const r = Atomics.waitAsync(this.ctrl, TAIL, tail, 1000);
-      if (r.async) await r.value;
+      await this.#wait(TAIL, tail);
     }
     Atomics.store(this.ctrl, PRODUCER_SLEEPING, 0);
   }
@@ -101,7 +118,12 @@ class Ring {
     this.bytes.set(addr, base + 16);
     if (len) this.bytes.set(payload, base + HEADER_BYTES);
     Atomics.store(this.ctrl, HEAD, head + 1);
-    if (!this.bell || Atomics.exchange(this.ctrl, SLEEPING, 0) === 1) Atomics.notify(this.ctrl, HEAD);
+    // (Only the consumer clears SLEEPING, once awake. A producer that
+    // cleared it with Atomics.exchange could take the flag for a record the
+    // consumer had already read, just before the consumer slept: the next
+    // record would then find it clear and not notify, a lost wake-up. That
+    // happened in the first version of this script: 1 s stalls.)
+    if (!this.bell || Atomics.load(this.ctrl, SLEEPING) === 1) Atomics.notify(this.ctrl, HEAD);
   }
 
   /**
@@ -120,13 +142,12 @@ class Ring {
           if (head !== tail) {
             Atomics.store(this.ctrl, SLEEPING, 0);
           } else {
-            const r = Atomics.waitAsync(this.ctrl, HEAD, tail, 1000);
-            if (r.async) await r.value;
+            await this.#wait(HEAD, tail);
+            Atomics.store(this.ctrl, SLEEPING, 0);
             continue;
           }
         } else {
-          const r = Atomics.waitAsync(this.ctrl, HEAD, tail, 1000);
-          if (r.async) await r.value;
+          await this.#wait(HEAD, tail);
           continue;
         }
       }
@@ -205,7 +226,7 @@ async function workerMain() {
         if (!outRing.hasRoom()) throw new Error('reply ring full in ping-pong');
         outRing.push(slot, fd, addr, port, null);
       } else if (++got === want) {
-        parentPort.postMessage({ t: 'got', n: got });
+        parentPort.postMessage({ t: 'got', n: got, timeouts: inRing.timeouts, slowWakes: inRing.slowWakes });
       }
     });
   }
@@ -310,6 +331,7 @@ function pct(sorted, p) {
 async function pingPong(method, w, size, opts) {
   const template = payloadOf(size);
   const rtts = [];
+  let pingTimeouts = 0;
   const deadline = process.hrtime.bigint() + BigInt(Math.round(opts.maxSeconds * 1e9));
   if (method.startsWith('post')) {
     const transfer = method === 'post';
@@ -337,9 +359,10 @@ async function pingPong(method, w, size, opts) {
       while (n === 0) n = await back.drain(touch);
       rtts.push(Number(process.hrtime.bigint() - t0));
     }
+    pingTimeouts = back.timeouts;
   }
   rtts.sort((a, b) => a - b);
-  return { pings: rtts.length, one_way_p50_us: pct(rtts, 50) / 2000, one_way_p99_us: pct(rtts, 99) / 2000, rtt_p50_us: pct(rtts, 50) / 1000 };
+  return { pings: rtts.length, one_way_p50_us: pct(rtts, 50) / 2000, one_way_p99_us: pct(rtts, 99) / 2000, rtt_p50_us: pct(rtts, 50) / 1000, ping_wait_timeouts: pingTimeouts };
 }
 
 async function stream(method, w, size, opts) {
@@ -360,6 +383,8 @@ async function stream(method, w, size, opts) {
     const onMsg = (m) => {
       if (m.t === 'got') {
         w.worker.off('message', onMsg);
+        if (m.timeouts) workerTimeouts = m.timeouts;
+        if (m.slowWakes) workerSlowWakes = m.slowWakes;
         resolve(m.n);
       }
     };
@@ -401,12 +426,16 @@ async function stream(method, w, size, opts) {
     return s;
   };
   let lastBusyNs = 0;
+  let workerTimeouts = 0;
+  let workerSlowWakes = 0;
   const calib = Math.max(1000, Math.floor(count / 20));
   const cs = await run(calib);
   const fit = Math.floor((calib / cs) * opts.maxSeconds * 0.8);
   count = Math.max(calib, Math.min(count, fit));
   const s = await run(count);
-  return { messages: count, seconds: +s.toFixed(3), msgs_per_s: count / s, sender_us_per_msg: lastBusyNs / count / 1000 };
+  // 1 s waits that ended by timeout (a lost wake-up, saved by the timeout): should be 0
+  const lost = workerTimeouts + (ring ? ring.timeouts : 0);
+  return { messages: count, seconds: +s.toFixed(3), msgs_per_s: count / s, sender_us_per_msg: lastBusyNs / count / 1000, wait_timeouts: lost, slow_wakes: workerSlowWakes + (ring ? ring.slowWakes : 0) };
 }
 
 function median(xs) {
@@ -432,7 +461,7 @@ async function mainThread() {
         await new Promise((r) => w.worker.once('exit', r));
         const rec = { round, method, size, ...pp, ...st };
         results.push(rec);
-        process.stderr.write(`handoff: round ${round} ${method} payload ${size}: one-way p50 ${pp.one_way_p50_us.toFixed(1)} us, p99 ${pp.one_way_p99_us.toFixed(1)} us; ${Math.round(st.msgs_per_s).toLocaleString('en-US')} msgs/s, sending ${st.sender_us_per_msg.toFixed(2)} us/msg\n`);
+        process.stderr.write(`handoff: round ${round} ${method} payload ${size}: one-way p50 ${pp.one_way_p50_us.toFixed(1)} us, p99 ${pp.one_way_p99_us.toFixed(1)} us; ${Math.round(st.msgs_per_s).toLocaleString('en-US')} msgs/s, sending ${st.sender_us_per_msg.toFixed(2)} us/msg${st.wait_timeouts ? `, ${st.wait_timeouts} WAITS TIMED OUT` : ''}${st.slow_wakes ? `, ${st.slow_wakes} woken late` : ''}\n`);
       }
     }
   }
@@ -447,18 +476,20 @@ async function mainThread() {
         one_way_p99_us: median(rs.map((r) => r.one_way_p99_us)),
         msgs_per_s: median(rs.map((r) => r.msgs_per_s)),
         sender_us_per_msg: median(rs.map((r) => r.sender_us_per_msg)),
+        wait_timeouts: rs.reduce((a, r) => a + (r.wait_timeouts || 0), 0),
+        slow_wakes: rs.reduce((a, r) => a + (r.slow_wakes || 0), 0),
         rounds: rs.length,
       });
     }
   }
   const sizeText = (s) => (s === 0 ? 'record only (~40 B)' : `+ ${s} B payload`);
   const lines = [
-    `| message | method | one-way latency p50 µs | p99 µs | throughput msgs/s | vs post | main thread µs/msg (sending) |`,
-    '|---|---|--:|--:|--:|--:|--:|',
+    `| message | method | one-way latency p50 µs | p99 µs | throughput msgs/s | vs post | main thread µs/msg (sending) | ring waits: timed out / woken > 100 ms late |`,
+    '|---|---|--:|--:|--:|--:|--:|--:|',
   ];
   for (const r of rows) {
     const base = rows.find((x) => x.size === r.size && x.method === 'post');
-    lines.push(`| ${sizeText(r.size)} | ${r.method} | ${r.one_way_p50_us.toFixed(1)} | ${r.one_way_p99_us.toFixed(1)} | ${Math.round(r.msgs_per_s).toLocaleString('en-US')} | ${base ? `${(r.msgs_per_s / base.msgs_per_s).toFixed(2)}×` : '—'} | ${r.sender_us_per_msg.toFixed(2)} |`);
+    lines.push(`| ${sizeText(r.size)} | ${r.method} | ${r.one_way_p50_us.toFixed(1)} | ${r.one_way_p99_us.toFixed(1)} | ${Math.round(r.msgs_per_s).toLocaleString('en-US')} | ${base ? `${(r.msgs_per_s / base.msgs_per_s).toFixed(2)}×` : '—'} | ${r.sender_us_per_msg.toFixed(2)} | ${r.method.startsWith('ring') ? `${r.wait_timeouts} / ${r.slow_wakes}` : '—'} |`);
   }
   process.stdout.write(`${lines.join('\n')}\n\nmedians of ${opts.rounds} round(s); node ${process.version}; took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   if (opts.json) fs.writeFileSync(opts.json, `${JSON.stringify({ options: opts, node: process.version, results, rows }, null, 2)}\n`);
