@@ -1768,8 +1768,12 @@ function workerNotes(res) {
   if (!f.workers) return [];
   const n = [];
   if (f.work) {
-    n.push(`work per request: ${fmtInt(f.work)} rounds of 32-bit FNV-1a over the line's bytes (bench/servers/work.js; plain JS, ~1 ms here), ` +
-      'then the uppercase echo. CPython does the SAME rounds of the same hash in pure Python (~65x slower per round here).');
+    const cpuOf = (k) => res.servers[k] && res.servers[k].summary && res.servers[k].summary.cpu_us_per_request;
+    const js = cpuOf('native') || cpuOf('net');
+    const py = cpuOf('python');
+    n.push(`work per request: ${fmtInt(f.work)} rounds of 32-bit FNV-1a over the line's bytes (bench/servers/work.js; plain JS, ~1 ms at ~1.7 ns a round), ` +
+      'then the uppercase echo. CPython does the SAME rounds of the same hash in pure Python' +
+      (js && py ? ` (server CPU per request here: ${fmt(py / 1000, 1)} ms, ${fmt(py / js, 0)}x the main-thread JS server's ${fmt(js / 1000, 2)} ms).` : '.'));
     n.push(`req/s: replies that arrived in the ${res.duration_s} s window after a warm-up on the same connections (loadgen window_rps); ` +
       'p50/p99: requests started and finished in the window (for CPython, whose requests take seconds, a biased sample).');
   }
