@@ -54,6 +54,13 @@
  *               phase (warm-up and the final drain included: a wrong reply
  *               is a bug whenever it happens).  The first few are described
  *               on stderr.
+ *   window_replies, window_rps  verified replies that ARRIVED inside the
+ *               measured window, whenever their request started (also in
+ *               the warm-up), and their rate: the steady-state throughput
+ *               of a server whose latency is a large part of the window
+ *               (where "requests" undercounts: a request must start and
+ *               finish inside it).  Use with --warmup so the window starts
+ *               in steady state.
  *   loadgen_cpu_s  our own user+sys CPU time: if the load generator uses a
  *               whole core, it (not the server) may be the bottleneck.
  *   After the measured window, requests still in flight get min(timeout, 1 s)
@@ -140,6 +147,7 @@ static struct {
     uint64_t warmup_requests, warmup_errors;
     uint64_t ekind[E_NKINDS];
     uint64_t started_measured;
+    uint64_t window_replies; /* verified replies arriving in the window, any start */
     uint64_t *lat;         /* latencies (ns) of successful measured requests */
     size_t nlat, caplat;
     int lat_truncated;
@@ -470,6 +478,7 @@ static void mismatch(struct slot *s, const char *why) {
 
 static void succeed(struct slot *s) {
     uint64_t t = now_ns();
+    if (t > t_warm_end && t <= t_end) st.window_replies++;
     if (s->measured) {
         if (t <= t_end) {
             st.requests++;
@@ -802,13 +811,15 @@ int main(int argc, char **argv) {
     static const char *const mname[] = {"", "conn", "keepalive", "dgram"};
     printf("{\"requests\":%llu,\"errors\":%llu,\"mismatches\":%llu,\"seconds\":%.3f,\"rps\":%.1f,"
            "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p90_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
-           "\"mean_us\":%.1f,\"warmup_requests\":%llu,\"warmup_errors\":%llu,\"error_kinds\":{",
+           "\"mean_us\":%.1f,\"warmup_requests\":%llu,\"warmup_errors\":%llu,"
+           "\"window_replies\":%llu,\"window_rps\":%.1f,\"error_kinds\":{",
            (unsigned long long)st.requests, (unsigned long long)st.errors,
            (unsigned long long)st.mismatches, seconds,
            seconds > 0 ? (double)st.requests / seconds : 0.0, pct_us(50), pct_us(99), pct_us(90),
            pct_us(99.9), st.nlat ? (double)st.lat[st.nlat - 1] / 1000.0 : 0.0,
            st.nlat ? sum / (double)st.nlat / 1000.0 : 0.0, (unsigned long long)st.warmup_requests,
-           (unsigned long long)st.warmup_errors);
+           (unsigned long long)st.warmup_errors, (unsigned long long)st.window_replies,
+           seconds > 0 ? (double)st.window_replies / seconds : 0.0);
     for (int k = 0; k < E_NKINDS; k++)
         printf("%s\"%s\":%llu", k ? "," : "", ekind_name[k], (unsigned long long)st.ekind[k]);
     struct rusage ru;

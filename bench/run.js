@@ -13,8 +13,14 @@
 // dnsperf, logger: installed from Debian's packages when missing and we are
 // root), sampled (CPU from /proc/<pid>/stat, peak RSS from
 // /proc/<pid>/status) and stopped.
+// The worker-thread workloads of issue 10 (cpu, mixed, mixed-4,
+// echo-workers) run the native ThreadingTCPServer with workerThreads 0, 1, 2
+// or 4 beside CPython's ThreadingTCPServer and node:net doing the same
+// work: cpu with one loadgen call whose warm-up runs on the same
+// connections (its window_rps: the steady-state rate), mixed with
+// bench/mixed-client.js (light requests' latency beside heavy ones).
 // Writes bench/results/latest.{json,md,svg}; prints a table per workload and
-// the targets of issues 3, 4 and 13 (MET / MISSED).
+// the targets of issues 3, 4, 10 and 13 (MET / MISSED).
 // Exit status: 0 ok; 1 if any reply mismatched or any run failed; 2 usage.
 // Targets MISSED do not change the exit status.
 //
@@ -51,6 +57,21 @@ const DNS_QUERY_NAMES = 1000; // lines of the query file: a<i>.example.com A
 const BURST_MESSAGES = 2000; // datagrams per logger call
 const REDIS_PROBE_REQUESTS = 2000; // first warm-up call, x pipeline (the rate estimate)
 
+// The worker-thread workloads (issue 10). The work of a request: ROUNDS
+// steps of 32-bit FNV-1a over the line's bytes (bench/servers/work.js; the
+// same function in python-socketserver.py), plain JS, not crypto.
+// Calibrated on the 2-core bench machine (node 20, CPython 3.11): a round
+// is ~1.7 ns in JS and ~110 ns in CPython.
+const CPU_ROUNDS = 600000; // cpu: per request, ~1 ms of JS (~65 ms in CPython: the same rounds)
+const HEAVY_MS = 200; // mixed: a heavy request computes ~200 ms...
+const HEAVY_ROUNDS_JS = HEAVY_MS * CPU_ROUNDS; // ...in JS: 120 M rounds
+const HEAVY_ROUNDS_PY = 1800000; // ...and in CPython: its own ~200 ms (the issue's measurement), not the JS rounds
+const MIXED_INTERVAL_MS = 20; // mixed: a light request every 20 ms
+const MIXED_TIMEOUT_S = 10; // mixed-client --timeout
+const CPU_TIMEOUT_S = 30; // cpu: loadgen --timeout (CPython takes seconds per request with 32 clients)
+const WORKER_COUNTS = [1, 2, 4]; // the servers workers-1, workers-2, workers-4
+const MIXED_CLIENT = path.join(ROOT, 'bench', 'mixed-client.js');
+
 // C programs compiled on demand (when the source is newer than the binary).
 const BINARIES = {
   loadgen: { src: path.join(ROOT, 'bench', 'loadgen.c'), bin: path.join(BUILD, 'loadgen') },
@@ -85,6 +106,35 @@ const PROTO_FAMILIES = {
 };
 Object.assign(FAMILIES, PROTO_FAMILIES);
 
+// Worker-thread workloads (issue 10). `workers`: served by the native
+// ThreadingTCPServer with --workers N (the server `native` is N = 0, the
+// servers workers-1/2/4 the others); `work`/`heavy`: rounds of the JS work
+// per line / per "heavy" line; `driver`: who measures (DRIVERS; default
+// bench/loadgen); `refs`: the servers the ratios are shown against.
+const WORKER_FAMILIES = {
+  cpu: {
+    transport: 'tcp', mode: 'keepalive', cls: 'ThreadingTCPServer', workers: true, work: CPU_ROUNDS, driver: 'steady', timeout: CPU_TIMEOUT_S,
+    refs: ['native', 'python'],
+    title: `TCP keep-alive, ${CPU_ROUNDS / 1000}k FNV-1a rounds (~1 ms of JS) per request`,
+  },
+  mixed: {
+    transport: 'tcp', mode: 'keepalive', cls: 'ThreadingTCPServer', workers: true, heavy: true, driver: 'mixed', heavyClients: 1, refs: ['native'],
+    title: `Heavy requests (~${HEAVY_MS} ms) beside a light one every ${MIXED_INTERVAL_MS} ms`,
+    inflight: `1 heavy client (keep-alive, looping) + a light request every ${MIXED_INTERVAL_MS} ms (a connection each)`,
+  },
+  'mixed-4': {
+    transport: 'tcp', mode: 'keepalive', cls: 'ThreadingTCPServer', workers: true, heavy: true, driver: 'mixed', heavyClients: 4, refs: ['native'],
+    title: `Heavy requests (~${HEAVY_MS} ms) beside a light one every ${MIXED_INTERVAL_MS} ms`,
+    inflight: `4 heavy clients (keep-alive, looping) + a light request every ${MIXED_INTERVAL_MS} ms (a connection each)`,
+  },
+  'echo-workers': {
+    transport: 'tcp', mode: 'keepalive', cls: 'ThreadingTCPServer', workers: true, work: 0, refs: ['native'],
+    title: 'TCP keep-alive uppercase echo, worker threads',
+  },
+};
+Object.assign(FAMILIES, WORKER_FAMILIES);
+const WORKER_KEYS = WORKER_COUNTS.map((n) => `workers-${n}`);
+
 const ALL = ['native', 'js', 'net', 'python', 'c'];
 // 'loop': the native server with serveThread: false (requests wait on the
 // main loop, no thread hop): shown where it differs, one client in flight.
@@ -102,6 +152,11 @@ for (const fam of Object.keys(PROTO_FAMILIES)) {
   // dns and udp-burst: --clients does not change them
   WORKLOADS.push({ name: fam, family: fam, clients, servers: PROTO_SERVERS, latency: false, fixedClients: fam === 'dns' || fam === 'udp-burst' });
 }
+const workerServers = (...n) => n.map((x) => `workers-${x}`);
+WORKLOADS.push({ name: 'cpu', family: 'cpu', clients: 32, servers: [...workerServers(1, 2, 4), 'native', 'net', 'python'], latency: false });
+WORKLOADS.push({ name: 'mixed', family: 'mixed', clients: 1, servers: [...workerServers(2), 'native', 'python'], latency: false, fixedClients: true });
+WORKLOADS.push({ name: 'mixed-4', family: 'mixed-4', clients: 4, servers: [...workerServers(2), 'native', 'python'], latency: false, fixedClients: true });
+WORKLOADS.push({ name: 'echo-workers', family: 'echo-workers', clients: 32, servers: [...workerServers(2), 'native'], latency: false });
 for (const w of WORKLOADS) Object.assign(w, FAMILIES[w.family], { title: FAMILIES[w.family].title });
 
 // ---------------------------------------------------------------------------
@@ -129,6 +184,9 @@ function socketserverArgs(impl, common = []) {
       if (!common.length) args[family] = () => ['--impl', impl, ...tcpArgs()];
     } else if (family === 'fork-tcp-conn') {
       if (impl === 'native') args[family] = a(family, (ctx) => ['--fork-log', ctx.forkLog]);
+    } else if (FAMILIES[family].workers) {
+      // the native server with workerThreads: 0 (the same handlers as workers-N)
+      if (impl === 'native' && !common.length) args[family] = a(family, () => workerArgs(family, 0));
     } else if (!(impl === 'js' && family === 'unix-dgram')) {
       args[family] = a(family);
     }
@@ -136,10 +194,43 @@ function socketserverArgs(impl, common = []) {
   return args;
 }
 
+/** socketserver.js's options for a worker-thread family: workerThreads n, the family's work. */
+function workerArgs(family, n) {
+  const f = FAMILIES[family];
+  return ['--workers', String(n), '--work', String(f.work || 0), '--heavy', String(f.heavy ? HEAVY_ROUNDS_JS : 0)];
+}
+
+/** Extra options of node:net and CPython for a worker-thread family: the same work. */
+function workOptions(family, python) {
+  const f = FAMILIES[family];
+  const o = [];
+  if (f.work) o.push('--work', String(f.work));
+  if (f.heavy) o.push('--heavy', String(python ? HEAVY_ROUNDS_PY : HEAVY_ROUNDS_JS));
+  return o;
+}
+
+const distCheck = () => (fs.existsSync(DIST_INDEX) ? null : { fail: `${rel(DIST_INDEX)} not found: run \`npm run build\`` });
+
+/** The native ThreadingTCPServer with workerThreads: n (issue 10), for the worker-thread families. */
+function workersServer(n) {
+  return {
+    name: `native, workerThreads: ${n}`,
+    label: (family) => `native ${FAMILIES[family].cls}, workerThreads: ${n}`,
+    command: () => [process.execPath, SERVER_SCRIPT],
+    args: Object.fromEntries(
+      Object.keys(WORKER_FAMILIES).map((family) => [
+        family,
+        () => ['--impl', 'native', '--class', FAMILIES[family].cls, '--mode', FAMILIES[family].mode, ...tcpArgs(), ...workerArgs(family, n)],
+      ]),
+    ),
+    check: distCheck,
+  };
+}
+
 const SERVERS = {
   native: {
     name: 'native',
-    label: (family) => `native ${FAMILIES[family].cls}`,
+    label: (family) => `native ${FAMILIES[family].cls}${FAMILIES[family].workers ? ', workerThreads: 0' : ''}`,
     command: (ctx) => [process.execPath, FAMILIES[ctx.family].proto ? protoScript(FAMILIES[ctx.family].proto) : SERVER_SCRIPT],
     args: socketserverArgs('native'),
     check() {
@@ -188,6 +279,8 @@ const SERVERS = {
       'unix-conn': (ctx) => [...unixArgs(ctx), '--mode', 'conn'],
       'unix-keepalive': (ctx) => [...unixArgs(ctx), '--mode', 'keepalive'],
       ...Object.fromEntries(Object.keys(PROTO_FAMILIES).map((f) => [f, () => ['--impl', 'net', ...tcpArgs()]])),
+      // the same work in the 'data' callback
+      ...Object.fromEntries(Object.keys(WORKER_FAMILIES).map((f) => [f, () => [...tcpArgs(), '--mode', FAMILIES[f].mode, ...workOptions(f, false)]])),
     },
     missing: { 'unix-dgram': 'no Unix datagram sockets in Node' },
   },
@@ -201,13 +294,15 @@ const SERVERS = {
         FAMILIES[family].proto
           ? () => ['--proto', FAMILIES[family].proto, ...tcpArgs()]
           : (ctx) => ['--class', FAMILIES[family].cls, '--mode', FAMILIES[family].mode,
-            ...(FAMILIES[family].transport.startsWith('unix') ? unixArgs(ctx) : tcpArgs())],
+            ...(FAMILIES[family].transport.startsWith('unix') ? unixArgs(ctx) : tcpArgs()),
+            ...(FAMILIES[family].workers ? workOptions(family, true) : [])],
       ]),
     ),
     check() {
       return pythonVersion() ? null : { skip: 'python3 not found' };
     },
   },
+  ...Object.fromEntries(WORKER_COUNTS.map((n) => [`workers-${n}`, workersServer(n)])),
   c: {
     name: 'C epoll',
     label: () => 'C epoll (ceiling)',
@@ -234,13 +329,14 @@ function loadgenTarget(transport, ready) {
 }
 
 // ---------------------------------------------------------------------------
-// Targets of issues 3, 4 and 13, evaluated on ratios measured in this run.
+// Targets of issues 3, 4, 10 and 13, evaluated on ratios measured in this run.
 // kind 'rps': median of per-round req/s ratios a/b >= min.
 // kind 'p50': median of per-round p50 ratios a/b <= max.
 // kind 'rss': ratio of median peak RSS a/b <= max.
 // kind 'cpu': median of per-round server CPU per request ratios a/b <= max.
 // kind 'arrived': median of per-round ratios of the fraction of datagrams
 //   that arrived (udp-burst), a/b >= min.
+// kind 'p99abs': median of a's per-round p99 latencies, in ms, <= max (no b).
 
 const I13_TEXT = {
   'http-wrk': 'HTTP/1.1 keep-alive (wrk, 32 connections)',
@@ -300,6 +396,11 @@ function targetDefs() {
     T.push({ id: `${wl}-vs-net`, issue: 13, text: `${text}: native vs ${base}, req/s`, workload: wl, a: 'native', b: 'net', kind: 'rps', min });
     if (cpuMax != null) T.push({ id: `${wl}-cpu-vs-net`, issue: 13, text: `${text}: native vs ${base}, server CPU per request`, workload: wl, a: 'native', b: 'net', kind: 'cpu', max: cpuMax });
   }
+  // issue 10: worker threads
+  T.push({ id: 'cpu-workers-vs-main', issue: 10, text: 'cpu (~1 ms of JS work per request, 32 keep-alive clients): workerThreads 2 vs 0', workload: 'cpu', a: 'workers-2', b: 'native', kind: 'rps', min: 1.7 });
+  T.push({ id: 'cpu-workers-vs-python', issue: 10, text: 'cpu: workerThreads 2 vs CPython ThreadingTCPServer (the same rounds)', workload: 'cpu', a: 'workers-2', b: 'python', kind: 'rps', min: 1.7 });
+  T.push({ id: 'mixed-light-p99', issue: 10, text: `mixed (1 heavy client): light requests' p99 with workerThreads 2`, workload: 'mixed', a: 'workers-2', kind: 'p99abs', max: 20, unit: 'ms' });
+  T.push({ id: 'echo-workers-vs-main', issue: 10, text: 'keep-alive echo, 32 clients: workerThreads 2 vs 0', workload: 'echo-workers', a: 'workers-2', b: 'native', kind: 'rps', min: 0.9 });
   T.push({ id: 'udp-burst-vs-dgram', issue: 13, text: `${I13_TEXT['udp-burst']}: native vs node:dgram, datagrams arrived`, workload: 'udp-burst', a: 'native', b: 'net', kind: 'arrived', min: 1.0 });
   jsTargets(true);
   return T;
@@ -1174,7 +1275,7 @@ function alive(srv) {
 const LOADGEN = {
   args(env, seconds) {
     const { w, srv, clients } = env;
-    return [...loadgenTarget(w.transport, srv.ready), '--mode', w.mode, '--clients', String(clients), '--timeout', String(REQUEST_TIMEOUT_S),
+    return [...loadgenTarget(w.transport, srv.ready), '--mode', w.mode, '--clients', String(clients), '--timeout', String(w.timeout || REQUEST_TIMEOUT_S),
       '--duration', String(seconds), '--warmup', '0'];
   },
   budget: (s) => (s + REQUEST_TIMEOUT_S + 30) * 1000,
@@ -1184,6 +1285,117 @@ const LOADGEN = {
   },
   measure(env) {
     return runLoadgen(this.args(env, env.duration), this.budget(env.duration));
+  },
+};
+
+/** env.sampleCpu() after `ms` (null if the server is gone by then). */
+function sampleCpuAt(env, ms) {
+  return new Promise((resolve) => {
+    setTimeout(() => {
+      try {
+        resolve(env.sampleCpu());
+      } catch {
+        resolve(null);
+      }
+    }, ms);
+  });
+}
+
+/** The server CPU and machine CPU between two samples of env.sampleCpu(), as runOne() records them. */
+function windowCpu(a, b) {
+  return a && b ? { server_us: b.server_us - a.server_us, busy_us: b.busy_us - a.busy_us } : null;
+}
+
+// Drivers of the worker-thread workloads (issue 10), besides LOADGEN and
+// the protocol clients. Their warm-up runs inside measure(), on the same
+// connections; they sample the server's CPU at the window's edges
+// (`window_cpu` in their result).
+const DRIVERS = {
+  /**
+   * cpu: one loadgen call, `--warmup` then the window on the same
+   * connections. rps is window_rps (replies that arrived in the window,
+   * whenever their request started): with CPython a request takes
+   * seconds, and counting only requests started and finished in the
+   * window would undercount it. p50/p99 are still those of the requests
+   * started and finished in the window.
+   */
+  steady: {
+    async measure(env) {
+      const { w, srv, clients, duration, opts } = env;
+      const args = [...loadgenTarget(w.transport, srv.ready), '--mode', w.mode, '--clients', String(clients), '--timeout', String(w.timeout || REQUEST_TIMEOUT_S),
+        '--duration', String(duration), '--warmup', String(opts.warmup)];
+      const [r, a, b] = await Promise.all([
+        runLoadgen(args, (opts.warmup + duration + (w.timeout || REQUEST_TIMEOUT_S) + 30) * 1000),
+        sampleCpuAt(env, opts.warmup * 1000),
+        sampleCpuAt(env, (opts.warmup + duration) * 1000),
+      ]);
+      return {
+        ...r,
+        started_requests: r.requests,
+        started_rps: r.rps,
+        requests: r.window_replies,
+        rps: r.window_rps,
+        warmup: { requests: r.warmup_requests, errors: r.warmup_errors, mismatches: 0 },
+        window_cpu: windowCpu(a, b),
+      };
+    },
+  },
+  /**
+   * mixed, mixed-4: bench/mixed-client.js. rps is the heavy requests'
+   * rate; p50/p99 are the light requests' latencies.
+   */
+  mixed: {
+    async measure(env) {
+      const { w, srv, duration, opts } = env;
+      const args = [MIXED_CLIENT, '--tcp', `127.0.0.1:${srv.ready}`, '--heavy-clients', String(w.heavyClients), '--interval-ms', String(MIXED_INTERVAL_MS),
+        '--duration', String(duration), '--warmup', String(opts.warmup), '--timeout', String(MIXED_TIMEOUT_S)];
+      const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+      const err = new Tail();
+      child.stderr.on('data', (c) => err.push(c));
+      let buf = '';
+      let json = null;
+      const samples = {};
+      child.stdout.on('data', (c) => {
+        buf += c.toString('utf8');
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i).trim();
+          buf = buf.slice(i + 1);
+          if (line === 'MEASURE' || line === 'END') {
+            try {
+              samples[line] = env.sampleCpu();
+            } catch {}
+          } else if (line.startsWith('{')) json = line;
+        }
+      });
+      const budget = (opts.warmup + duration + MIXED_TIMEOUT_S + 10) * 1000;
+      const timer = setTimeout(() => child.kill('SIGKILL'), budget);
+      const { code, signal, error } = await child.exited;
+      clearTimeout(timer);
+      if (error) throw new Error(`mixed-client: ${error.message}`);
+      if (code !== 0 || json === null) throw new Error(`mixed-client exited with ${code ?? signal}: ${err.buf.trim().slice(-600)}`);
+      if (err.bytes) loadgenStderr.push(err.buf.trim());
+      const m = JSON.parse(json);
+      if (m.mismatch_samples.length) loadgenStderr.push(m.mismatch_samples.join('\n'));
+      const kinds = {};
+      for (const k of [m.light.error_kinds, m.heavy.error_kinds]) for (const [x, n] of Object.entries(k)) kinds[x] = (kinds[x] || 0) + n;
+      return {
+        requests: m.light.ok + m.heavy.ok,
+        seconds: m.seconds,
+        rps: m.heavy.rps,
+        p50_us: m.light.p50_us,
+        p99_us: m.light.p99_us,
+        errors: m.light.errors + m.heavy.errors,
+        error_kinds: kinds,
+        mismatches: m.light.mismatches + m.heavy.mismatches,
+        loadgen_cpu_s: m.client_cpu_s,
+        light: m.light,
+        heavy: m.heavy,
+        command: `node ${rel(MIXED_CLIENT)} ${args.slice(1).join(' ')}`,
+        warmup: { requests: m.heavy.warmup_ok, errors: 0, mismatches: 0 },
+        window_cpu: windowCpu(samples.MEASURE, samples.END),
+      };
+    },
   },
 };
 
@@ -1215,22 +1427,34 @@ async function runOne(workload, key, round, opts) {
   try {
     srv = await startServer(key, workload, ctx);
     rec.pid = srv.child.pid;
-    const driver = workload.client ? CLIENTS[workload.client] : LOADGEN;
+    const driver = workload.driver ? DRIVERS[workload.driver] : workload.client ? CLIENTS[workload.client] : LOADGEN;
     if (workload.client) rec.client = workload.client;
-    const env = { w: workload, srv, port: Number(srv.ready), clients, duration, opts };
+    const pid = srv.child.pid;
+    const env = { w: workload, srv, port: Number(srv.ready), clients, duration, opts, sampleCpu: () => ({ server_us: cpuMicros(pid), busy_us: machineBusyMicros() }) };
     const probe = workload.proto && PROBES[workload.proto];
     if (probe) {
       const wrong = await probe(env.port);
       if (wrong) throw new Error(`wrong reply to the probe: ${wrong}`);
     }
-    if (opts.warmup > 0 || driver.calibrates) rec.warmup = await driver.warmup(env);
+    if (driver.warmup && (opts.warmup > 0 || driver.calibrates)) rec.warmup = await driver.warmup(env);
     if (!alive(srv)) throw new Error('server died during warm-up');
     const cpu0 = cpuMicros(srv.child.pid);
     const busy0 = machineBusyMicros();
     const r = await driver.measure(env);
     if (!alive(srv)) throw new Error('server died during the measurement');
-    const cpu = cpuMicros(srv.child.pid) - cpu0;
-    const busy = machineBusyMicros() - busy0;
+    let cpu = cpuMicros(srv.child.pid) - cpu0;
+    let busy = machineBusyMicros() - busy0;
+    if (r.window_cpu) {
+      // the driver's warm-up was part of measure(): its samples at the window's edges
+      cpu = r.window_cpu.server_us;
+      busy = r.window_cpu.busy_us;
+    } else if (r.window_cpu === null) {
+      throw new Error('no CPU samples at the edges of the measured window');
+    }
+    if (r.warmup) {
+      rec.warmup = r.warmup;
+      delete r.warmup;
+    }
     rec.loadgen = r;
     rec.cpu_us = cpu;
     rec.cpu_us_per_request = r.requests > 0 ? cpu / r.requests : null;
@@ -1294,6 +1518,16 @@ function summarize(runs) {
     s.sent = ok.reduce((a, r) => a + r.loadgen.sent, 0);
     s.arrived = ok.reduce((a, r) => a + r.loadgen.arrived, 0);
   }
+  if (ok.some((r) => r.loadgen.light)) {
+    // mixed: the light requests' latencies (p50_us/p99_us above), the heavy ones' rate
+    const L = ok.map((r) => r.loadgen.light);
+    const H = ok.map((r) => r.loadgen.heavy);
+    s.light = {
+      p50_us: median(L.map((x) => x.p50_us)), p90_us: median(L.map((x) => x.p90_us)), p99_us: median(L.map((x) => x.p99_us)), max_us: median(L.map((x) => x.max_us)),
+      sent: L.reduce((a, x) => a + x.sent, 0), ok: L.reduce((a, x) => a + x.ok, 0),
+    };
+    s.heavy = { rps: median(H.map((x) => x.rps)), p50_us: median(H.map((x) => x.p50_us)), ok: H.reduce((a, x) => a + x.ok, 0) };
+  }
   const stats = ok.map((r) => r.server_stats).filter(Boolean);
   if (stats.length) {
     s.server_stats = {};
@@ -1331,7 +1565,7 @@ function evaluateTargets(results) {
     const sa = res && res.servers[t.a];
     const sb = res && res.servers[t.b];
     const why = (s, k) => (!res ? 'workload not run' : res.skipped ? `workload skipped: ${res.skipped}` : !s ? `${k} not run` : s.skipped ? `${k} skipped: ${s.skipped}` : s.summary && s.summary.rounds_ok ? null : `${k} failed`);
-    row.reason = why(sa, t.a) || why(sb, t.b);
+    row.reason = why(sa, t.a) || (t.b ? why(sb, t.b) : null);
     if (row.reason) return row;
     if (t.kind === 'rps') {
       const r = rpsRatio(res, t.a, t.b);
@@ -1347,6 +1581,11 @@ function evaluateTargets(results) {
       const r = p50Ratio(res, t.a, t.b);
       row.value = r && r.median_of_ratios;
       row.detail = r;
+      if (row.value != null) row.status = row.value <= t.max ? 'MET' : 'MISSED';
+    } else if (t.kind === 'p99abs') {
+      const per = sa.runs.filter((r) => r.ok && r.loadgen.p99_us != null).map((r) => r.loadgen.p99_us / 1000);
+      row.value = median(per);
+      row.detail = { per_round_ms: per };
       if (row.value != null) row.status = row.value <= t.max ? 'MET' : 'MISSED';
     } else if (t.kind === 'rss') {
       const a = sa.summary.peak_rss_kib;
@@ -1371,7 +1610,8 @@ function fmt(x, digits) {
   return x == null ? '-' : x.toFixed(digits);
 }
 function need(t) {
-  return t.min != null ? `>= ${t.min.toFixed(2)}` : `<= ${t.max.toFixed(2)}`;
+  const unit = t.unit ? ` ${t.unit}` : '';
+  return t.min != null ? `>= ${t.min.toFixed(2)}${unit}` : `<= ${t.max.toFixed(2)}${unit}`;
 }
 
 /** "missed by 0.42" for a MISSED target, '' otherwise. */
@@ -1379,19 +1619,18 @@ function missedBy(t) {
   return t.status === 'MISSED' && t.missed_by != null ? `missed by ${fmt(t.missed_by, 2)}` : '';
 }
 
-/** "issues 3 and 4", "issue 13", "issues 3, 4 and 13": whose targets these are. */
+/** "issues 3 and 4", "issue 13", "issues 3, 4, 10 and 13": whose targets these are. */
 function issuesText(targets) {
-  const has13 = targets.some((t) => t.issue === 13);
-  const old = targets.some((t) => t.issue !== 13);
-  return old && has13 ? 'issues 3, 4 and 13' : has13 ? 'issue 13' : 'issues 3 and 4';
+  const n = [...new Set(targets.flatMap((t) => (t.issue ? [t.issue] : [3, 4])))].sort((a, b) => a - b);
+  return n.length === 1 ? `issue ${n[0]}` : `issues ${n.slice(0, -1).join(', ')} and ${n[n.length - 1]}`;
 }
 
-const KIND_TEXT = { rps: 'req/s ratio', p50: 'p50 ratio', rss: 'RSS ratio', cpu: 'CPU/request ratio', arrived: 'arrived ratio' };
+const KIND_TEXT = { rps: 'req/s ratio', p50: 'p50 ratio', rss: 'RSS ratio', cpu: 'CPU/request ratio', arrived: 'arrived ratio', p99abs: 'p99, ms' };
 
 function printTable(w, res, opts) {
   const keys = Object.keys(res.servers);
   const labels = keys.map((k) => shortLabel(k, res));
-  const width = Math.max(10, ...labels.map((l) => l.length)) + 2;
+  const width = Math.max(FAMILIES[w.family].driver === 'mixed' ? 14 : 10, ...labels.map((l) => l.length)) + 2;
   const first = 26;
   const lines = [];
   const row = (name, cells) => lines.push(name.padEnd(first) + cells.map((c) => String(c).padStart(width)).join(''));
@@ -1409,6 +1648,11 @@ function printTable(w, res, opts) {
     if (s.skipped) return 'skipped';
     return f(s);
   };
+  if (FAMILIES[w.family].driver === 'mixed') {
+    printMixedRows(res, opts, row, cell, lines);
+    out(lines.join('\n'));
+    return;
+  }
   const burst = res.family === 'udp-burst';
   const unit = burst ? 'msgs/s' : 'req/s'; // udp-burst: messages handled per second of burst
   for (let i = 0; i < opts.rounds; i++) {
@@ -1420,9 +1664,10 @@ function printTable(w, res, opts) {
   const S = (f) => keys.map((k) => cell(k, (s) => f(s.summary)));
   row(`median ${unit}`, S((x) => fmtInt(x.median_rps)));
   const ref = refServer(res);
-  if (ref && res.servers[ref] && res.servers[ref].summary) {
-    row(`ratio / ${shortLabel(ref, res)}`, keys.map((k) => cell(k, () => {
-      const r = rpsRatio(res, k, ref);
+  for (const rf of refsOf(res)) {
+    if (!res.servers[rf] || !res.servers[rf].summary) continue;
+    row(`ratio / ${shortLabel(rf, res)}`, keys.map((k) => cell(k, () => {
+      const r = rpsRatio(res, k, rf);
       return r && r.median_of_ratios != null ? fmt(r.median_of_ratios, 2) : '-';
     })));
   }
@@ -1443,14 +1688,16 @@ function printTable(w, res, opts) {
     row('average latency (us)', S((x) => fmt(x.avg_us, 0)));
   }
   row(`server CPU (us/${burst ? 'message' : 'request'})`, S((x) => fmt(x.cpu_us_per_request, 1)));
-  if (ref && res.servers[ref] && res.servers[ref].summary) {
-    row(`CPU ratio / ${shortLabel(ref, res)}`, keys.map((k) => cell(k, () => {
-      const r = cpuRatio(res, k, ref);
+  for (const rf of refsOf(res)) {
+    if (!res.servers[rf] || !res.servers[rf].summary) continue;
+    row(`CPU ratio / ${shortLabel(rf, res)}`, keys.map((k) => cell(k, () => {
+      const r = cpuRatio(res, k, rf);
       return r && r.median_of_ratios != null ? fmt(r.median_of_ratios, 2) : '-';
     })));
   }
   row('server CPU (cores)', S((x) => fmt(x.cpu_util, 2)));
   row('server peak RSS (MiB)', S((x) => (x.peak_rss_kib == null ? '-' : fmt(x.peak_rss_kib / 1024, 1))));
+  if (res.rss_per_worker_kib) row('RSS per worker (MiB)', keys.map((k) => (res.rss_per_worker_kib[k] == null ? '' : fmt(res.rss_per_worker_kib[k] / 1024, 1))));
   row('loadgen CPU (cores)', S((x) => fmt(x.loadgen_cpu_util, 2)));
   row('other processes CPU (max)', S((x) => fmt(x.other_cpu_util_max, 2)));
   row('errors / mismatches', S((x) => `${x.errors} / ${x.mismatches}`));
@@ -1458,11 +1705,97 @@ function printTable(w, res, opts) {
     const st = res.servers[k].summary && res.servers[k].summary.server_stats;
     if (st) lines.push(`${res.servers[k].label} fork cost (medians, us): ${forkStatsText(st)}`);
   }
+  const curve = workerCurve(res);
+  if (curve) lines.push(`workerThreads curve (req/s, x workerThreads 0): ${curve}`);
+  for (const n of workerNotes(res)) lines.push(`note: ${n}`);
   out(lines.join('\n'));
 }
 
-/** A server's short name in a workload: native, js, node:net or node:dgram, CPython, C epoll. */
+/** The rows of a mixed workload: the light requests' latencies, the heavy ones' rate. */
+function printMixedRows(res, opts, row, cell, lines) {
+  const keys = Object.keys(res.servers);
+  const ms = (us) => (us == null ? '-' : fmt(us / 1000, us < 10000 ? 2 : 1));
+  for (let i = 0; i < opts.rounds; i++) {
+    row(`round ${i + 1} light p50/p99 ms`, keys.map((k) => cell(k, (s) => {
+      const r = s.runs[i];
+      return !r ? '-' : r.ok ? `${ms(r.loadgen.p50_us)} / ${ms(r.loadgen.p99_us)}` : 'FAILED';
+    })));
+  }
+  const S = (f) => keys.map((k) => cell(k, (s) => (s.summary && s.summary.rounds_ok ? f(s.summary) : 'FAILED')));
+  row('light p50 (ms)', S((x) => ms(x.p50_us)));
+  row('light p99 (ms)', S((x) => ms(x.p99_us)));
+  row('light max (ms)', S((x) => ms(x.light.max_us)));
+  row('light replies / sent', S((x) => `${x.light.ok} / ${x.light.sent}`));
+  row('heavy req/s', S((x) => fmt(x.heavy.rps, 2)));
+  row('heavy p50 (ms)', S((x) => ms(x.heavy.p50_us)));
+  row('server CPU (cores)', S((x) => fmt(x.cpu_util, 2)));
+  row('server peak RSS (MiB)', S((x) => (x.peak_rss_kib == null ? '-' : fmt(x.peak_rss_kib / 1024, 1))));
+  row('client CPU (cores)', S((x) => fmt(x.loadgen_cpu_util, 2)));
+  row('other processes CPU (max)', S((x) => fmt(x.other_cpu_util_max, 2)));
+  row('errors / mismatches', S((x) => `${x.errors} / ${x.mismatches}`));
+  for (const n of workerNotes(res)) lines.push(`note: ${n}`);
+}
+
+/** (peak RSS with n workers - with 0) / n, per workers-n server of a worker-thread workload, in KiB. */
+function rssPerWorker(res) {
+  const base = res.servers.native && res.servers.native.summary && res.servers.native.summary.peak_rss_kib;
+  if (!base) return null;
+  const out = {};
+  for (const n of WORKER_COUNTS) {
+    const s = res.servers[`workers-${n}`];
+    const v = s && s.summary && s.summary.peak_rss_kib;
+    if (v != null) out[`workers-${n}`] = (v - base) / n;
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+/** "0: 1,000  1: 1,010 (1.01x)  2: 1,900 (1.90x)  4: ...": req/s by workerThreads (cpu). */
+function workerCurve(res) {
+  if (!FAMILIES[res.family].workers || FAMILIES[res.family].driver === 'mixed') return null;
+  const present = WORKER_COUNTS.filter((n) => res.servers[`workers-${n}`] && res.servers[`workers-${n}`].summary);
+  if (present.length < 2 || !res.servers.native || !res.servers.native.summary) return null;
+  const parts = [`0: ${fmtInt(res.servers.native.summary.median_rps)}`];
+  for (const n of present) {
+    const r = rpsRatio(res, `workers-${n}`, 'native');
+    parts.push(`${n}: ${fmtInt(res.servers[`workers-${n}`].summary.median_rps)}${r && r.median_of_ratios != null ? ` (${fmt(r.median_of_ratios, 2)}x)` : ''}`);
+  }
+  return parts.join('  ');
+}
+
+/** What the worker-thread workloads' numbers are (shown under their tables). */
+function workerNotes(res) {
+  const f = FAMILIES[res.family];
+  if (!f.workers) return [];
+  const n = [];
+  if (f.work) {
+    const cpuOf = (k) => res.servers[k] && res.servers[k].summary && res.servers[k].summary.cpu_us_per_request;
+    const js = cpuOf('native') || cpuOf('net');
+    const py = cpuOf('python');
+    n.push(`work per request: ${fmtInt(f.work)} rounds of 32-bit FNV-1a over the line's bytes (bench/servers/work.js; plain JS, ~1 ms at ~1.7 ns a round), ` +
+      'then the uppercase echo. CPython does the SAME rounds of the same hash in pure Python' +
+      (js && py ? ` (server CPU per request here: ${fmt(py / 1000, 1)} ms, ${fmt(py / js, 0)}x the main-thread JS server's ${fmt(js / 1000, 2)} ms).` : '.'));
+    n.push(`req/s: replies that arrived in the ${res.duration_s} s window after a warm-up on the same connections (loadgen window_rps); ` +
+      'p50/p99: requests started and finished in the window (for CPython, whose requests take seconds, a biased sample).');
+  }
+  if (f.heavy) {
+    n.push(`heavy request: "heavy <seq>", ${fmtInt(HEAVY_ROUNDS_JS)} rounds of the same hash in JS (~${HEAVY_MS} ms), ` +
+      `${fmtInt(HEAVY_ROUNDS_PY)} rounds in CPython (its own ~${HEAVY_MS} ms, not the JS rounds); light request: "light <seq>", no work, ` +
+      `on a new connection every ${MIXED_INTERVAL_MS} ms (bench/mixed-client.js); latency from connect to the whole reply. req/s in the JSON: the heavy requests'.`);
+  }
+  if (res.rss_per_worker_kib) {
+    n.push(`RSS per worker: (peak RSS with workerThreads n - with 0) / n: ${Object.entries(res.rss_per_worker_kib).map(([k, v]) => `${k} ${fmt(v / 1024, 1)} MiB`).join(', ')}`);
+  }
+  return n;
+}
+
+/** The servers a workload's ratios are shown against. */
+function refsOf(res) {
+  return FAMILIES[res.family].refs || [refServer(res)];
+}
+
+/** A server's short name in a workload: native, js, node:net or node:dgram, CPython, C epoll, workers N. */
 function shortLabel(k, res) {
+  if (k === 'native' && FAMILIES[res.family].workers) return 'workers 0';
   return k === 'net' ? (res.mode === 'dgram' ? 'node:dgram' : 'node:net') : SHORT[k] || k;
 }
 
@@ -1504,6 +1837,10 @@ function renderMarkdown(report) {
       (report.workloads.some((r) => FAMILIES[r.family].proto)
         ? ' Protocol workloads (issue 13): HTTP, RESP, DNS and syslog servers driven by wrk, redis-benchmark, dnsperf and logger; ' +
           'each run first checks one exchange byte for byte.'
+        : '') +
+      (report.workloads.some((r) => FAMILIES[r.family].workers)
+        ? ' Worker-thread workloads (issue 10): the native ThreadingTCPServer with workerThreads 0, 1, 2, 4 (the cpu and echo ones verified by ' +
+          '`bench/loadgen`, mixed by `bench/mixed-client.js`); see each table\'s notes for the work.'
         : ''),
   );
   L.push('');
@@ -1519,35 +1856,54 @@ function renderMarkdown(report) {
   L.push('');
   for (const res of report.workloads) {
     const proto = !!FAMILIES[res.family].proto;
-    L.push(`## ${res.name}: ${res.title}, ${inflightText(res)}${proto ? '' : ' in flight'}`);
+    L.push(`## ${res.name}: ${res.title}, ${inflightText(res)}${proto || FAMILIES[res.family].inflight ? '' : ' in flight'}`);
     L.push('');
     if (res.skipped) {
       L.push(`Skipped: ${res.skipped}.`, '');
       continue;
     }
-    const ref = refServer(res);
-    const hasRef = res.servers[ref] && !res.servers[ref].missing && !res.servers[ref].skipped;
-    const refLabel = ref === 'python' ? 'CPython' : res.mode === 'dgram' ? 'node:dgram' : 'node:net';
+    const refs = refsOf(res);
+    const ref = refs[0];
+    const hasRef = (rf) => res.servers[rf] && !res.servers[rf].missing && !res.servers[rf].skipped;
+    const refLabel = shortLabel(ref, res);
     const burst = res.family === 'udp-burst';
-    const vs = (f, k) => {
-      if (!hasRef) return '—';
-      const q = f(res, k, ref);
+    const mixed = FAMILIES[res.family].driver === 'mixed';
+    const vs = (f, k, rf = ref) => {
+      if (!hasRef(rf)) return '—';
+      const q = f(res, k, rf);
       return q && q.median_of_ratios != null ? fmt(q.median_of_ratios, 2) : '—';
     };
+    const withErrors = (x, text) => text + (x.mismatches ? ` (${x.mismatches} MISMATCHES)` : x.errors ? ` (${x.errors} errors)` : '');
+    const ms = (us) => (us == null ? '—' : fmt(us / 1000, us < 10000 ? 2 : 1));
     // columns: [header, align, value(summary, key)]
-    const cols = [
-      [burst ? 'msgs/s in bursts' : 'req/s', 'r', (x) => fmtInt(x.median_rps) + (x.mismatches ? ` (${x.mismatches} MISMATCHES)` : x.errors ? ` (${x.errors} errors)` : '')],
-      [`vs ${refLabel}`, 'r', (x, k) => vs(rpsRatio, k)],
-    ];
-    if (burst) {
+    const cols = mixed
+      ? [
+        ['light p50 ms', 'r', (x) => withErrors(x, ms(x.p50_us))],
+        ['light p99 ms', 'r', (x) => ms(x.p99_us)],
+        ['light max ms', 'r', (x) => ms(x.light.max_us)],
+        ['light replies / sent', 'r', (x) => `${x.light.ok} / ${x.light.sent}`],
+        ['heavy req/s', 'r', (x) => fmt(x.heavy.rps, 2)],
+        ['heavy p50 ms', 'r', (x) => ms(x.heavy.p50_us)],
+        ['server CPU cores', 'r', (x) => fmt(x.cpu_util, 2)],
+      ]
+      : [
+        [burst ? 'msgs/s in bursts' : 'req/s', 'r', (x) => withErrors(x, fmtInt(x.median_rps))],
+        ...refs.map((rf) => [`vs ${shortLabel(rf, res)}`, 'r', (x, k) => vs(rpsRatio, k, rf)]),
+      ];
+    if (mixed) {
+      // (no req/s ratios: the light requests' latency is the measure)
+    } else if (burst) {
       cols.push(['arrived', 'r', (x) => (x.arrived_frac == null ? '—' : `${fmt(x.arrived_frac * 100, 1)}% (${fmtInt(x.arrived)} of ${fmtInt(x.sent)})`)]);
       cols.push([`arrived vs ${refLabel}`, 'r', (x, k) => vs(arrivedRatio, k)]);
     } else {
       cols.push(['p50 µs', 'r', (x) => fmt(x.p50_us, 0)], ['p99 µs', 'r', (x) => fmt(x.p99_us, 0)]);
     }
-    cols.push([`CPU µs/${burst ? 'msg' : 'req'}`, 'r', (x) => fmt(x.cpu_us_per_request, 1)]);
-    cols.push([`CPU vs ${refLabel}`, 'r', (x, k) => vs(cpuRatio, k)]);
+    if (!mixed) {
+      cols.push([`CPU µs/${burst ? 'msg' : 'req'}`, 'r', (x) => fmt(x.cpu_us_per_request, 1)]);
+      cols.push([`CPU vs ${refLabel}`, 'r', (x, k) => vs(cpuRatio, k)]);
+    }
     cols.push(['peak RSS MiB', 'r', (x) => (x.peak_rss_kib == null ? '—' : fmt(x.peak_rss_kib / 1024, 1))]);
+    if (res.rss_per_worker_kib) cols.push(['RSS per worker MiB', 'r', (x, k) => (res.rss_per_worker_kib[k] == null ? '' : fmt(res.rss_per_worker_kib[k] / 1024, 1))]);
     const rows = [];
     for (const [k, s] of Object.entries(res.servers)) {
       if (s.missing) {
@@ -1584,6 +1940,9 @@ function renderMarkdown(report) {
     if (avg.length) notes.push(`dnsperf reports no percentiles; average latency (µs): ${avg.map((s) => `${s.label} ${fmt(s.summary.avg_us, 0)}`).join(', ')}`);
     if (burst) notes.push(`each logger call sends ${BURST_MESSAGES} datagrams; the runner waits for the server to drain before the next call. msgs/s: messages handled per second from logger's start to the last message handled; CPU per message handled.`);
     if (FAMILIES[res.family].client === 'wrk') notes.push('wrk runs whole seconds (the duration rounded, at least 1 s).');
+    const curve = workerCurve(res);
+    if (curve) notes.push(`workerThreads curve (req/s, × workerThreads 0): ${curve}`);
+    notes.push(...workerNotes(res));
     if (FAMILIES[res.family].client === 'redis-benchmark') notes.push('redis-benchmark runs a request count: the warm-up measures the rate, and the measured call asks for rate × duration requests.');
     if (notes.length) {
       L.push('');
@@ -1613,9 +1972,12 @@ function renderMarkdown(report) {
 // reporting: SVG (small multiples: one panel per workload family and client
 // count, one bar per server, each panel with its own req/s axis)
 
-const COLORS = { native: '#1f77b4', loop: '#9467bd', js: '#17becf', net: '#ff7f0e', python: '#2ca02c', c: '#7f7f7f' };
-const SHORT = { native: 'native', loop: 'native, loop', js: 'js', python: 'CPython', c: 'C epoll' };
-const LEGEND = { native: 'native (this package)', loop: 'native, serveThread: false', js: 'js transport', net: 'node:net / node:dgram', python: 'CPython socketserver', c: 'C epoll (ceiling)' };
+const COLORS = { native: '#1f77b4', loop: '#9467bd', js: '#17becf', net: '#ff7f0e', python: '#2ca02c', c: '#7f7f7f', 'workers-1': '#aec7e8', 'workers-2': '#6baed6', 'workers-4': '#08519c' };
+const SHORT = { native: 'native', loop: 'native, loop', js: 'js', python: 'CPython', c: 'C epoll', 'workers-1': 'workers 1', 'workers-2': 'workers 2', 'workers-4': 'workers 4' };
+const LEGEND = {
+  native: 'native (this package)', loop: 'native, serveThread: false', js: 'js transport', net: 'node:net / node:dgram', python: 'CPython socketserver', c: 'C epoll (ceiling)',
+  'workers-1': 'workerThreads 1', 'workers-2': 'workerThreads 2', 'workers-4': 'workerThreads 4',
+};
 
 function esc(s) {
   return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -1635,11 +1997,13 @@ function shortNum(x) {
 }
 
 function renderSvg(report) {
+  // (the mixed workloads measure latency beside heavy requests, not req/s: not drawn)
+  report = { ...report, workloads: report.workloads.filter((r) => FAMILIES[r.family].driver !== 'mixed') };
   const fams = [...new Set(report.workloads.map((r) => r.family))];
   // the 1-client (latency) workloads go in a second column
   const one = (r) => r.clients === 1 && !FAMILIES[r.family].proto;
   const cols = [32, 1].filter((c) => report.workloads.some((r) => (c === 1 ? one(r) : !one(r))));
-  const serverKeys = ALL_1.filter((k) => report.workloads.some((r) => r.servers[k]));
+  const serverKeys = [...ALL_1, ...WORKER_KEYS].filter((k) => report.workloads.some((r) => r.servers[k]));
   const W = cols.length > 1 ? 980 : 520;
   const panelW = (W - 20) / cols.length;
   const labelW = 80;
@@ -1834,7 +2198,10 @@ async function main() {
           continue;
         }
         const l = rec.loadgen;
-        progress.end(`${fmtInt(l.rps)} req/s, p50 ${fmt(l.p50_us, 0)} us, p99 ${fmt(l.p99_us, 0)} us, errors ${l.errors}, mismatches ${rec.mismatches}${diag}`);
+        const what = l.light
+          ? `light p50 ${fmt(l.p50_us / 1000, 2)} ms, p99 ${fmt(l.p99_us / 1000, 2)} ms (${l.light.ok}/${l.light.sent}), heavy ${fmt(l.rps, 2)} req/s`
+          : `${fmtInt(l.rps)} req/s, p50 ${fmt(l.p50_us, 0)} us, p99 ${fmt(l.p99_us, 0)} us`;
+        progress.end(`${what}, errors ${l.errors}, mismatches ${rec.mismatches}${diag}`);
         if (rec.mismatches) {
           problems.push(`${where}: ${rec.mismatches} MISMATCHED replies`);
           if (progress.tty) progress.log(`bench: ${where}: ${rec.mismatches} MISMATCHED replies${diag}`);
@@ -1849,7 +2216,7 @@ async function main() {
       }
     }
     for (const [k, s] of Object.entries(res.servers)) if (s.runs.length) s.summary = summarize(s.runs);
-    for (const ref of ['net', 'c', 'python']) {
+    for (const ref of new Set(['net', 'c', 'python', ...(FAMILIES[res.family].refs || [])])) {
       if (!res.servers[ref] || !res.servers[ref].summary) continue;
       res.ratios[`vs_${ref}`] = {};
       for (const k of Object.keys(res.servers)) {
@@ -1858,6 +2225,7 @@ async function main() {
         if (res.family === 'udp-burst') res.ratios[`vs_${ref}`][k].arrived = arrivedRatio(res, k, ref);
       }
     }
+    if (FAMILIES[res.family].workers) res.rss_per_worker_kib = rssPerWorker(res);
     results.push(res);
     printTable(w, res, opts);
   }

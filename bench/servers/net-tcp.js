@@ -4,32 +4,56 @@
 //
 //   node bench/servers/net-tcp.js [--host 127.0.0.1] [--port 0] [--unix PATH]
 //                                 [--mode conn|keepalive] [--backlog 1024]
+//                                 [--work ROUNDS] [--heavy ROUNDS]
 //
 // --mode conn (default): per connection, buffer until the first "\n", write
 //   line.trim().toUpperCase() and end the socket.
 // --mode keepalive: echo every line upper-cased WITH its "\n"; the client
 //   closes.
+// --work / --heavy (the worker-thread workloads of issue 10): before its
+//   reply, each line gets ROUNDS rounds of work.js's FNV-1a work
+//   (--heavy ROUNDS for a line starting with "heavy"), in the 'data'
+//   callback, on the main thread.
 // Prints exactly "READY <port or path>" once listening; exits on SIGTERM/SIGINT.
 // No per-request logging.
 
 const net = require('node:net');
 const fs = require('node:fs');
+const util = require('node:util');
 
 function parseArgs(argv) {
-  const o = { host: '127.0.0.1', port: 0, unix: null, mode: 'conn', backlog: 1024 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const v = argv[i + 1];
-    if (v === undefined) usage(`missing value for ${a}`);
-    i++;
-    if (a === '--host') o.host = v;
-    else if (a === '--port') o.port = Number(v);
-    else if (a === '--unix') o.unix = v;
-    else if (a === '--mode') o.mode = v;
-    else if (a === '--backlog') o.backlog = Number(v);
-    else usage(`unknown option ${a}`);
+  let values;
+  try {
+    ({ values } = util.parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '0' },
+        unix: { type: 'string' },
+        mode: { type: 'string', default: 'conn' },
+        backlog: { type: 'string', default: '1024' },
+        work: { type: 'string', default: '0' },
+        heavy: { type: 'string', default: '0' },
+      },
+    }));
+  } catch (err) {
+    usage(err.message);
   }
-  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) usage('bad --port');
+  const int = (name, max) => {
+    const n = Number(values[name]);
+    if (!Number.isInteger(n) || n < 0 || n > max) usage(`bad --${name}: ${values[name]}`);
+    return n;
+  };
+  const o = {
+    host: values.host,
+    port: int('port', 65535),
+    unix: values.unix ?? null,
+    mode: values.mode,
+    backlog: int('backlog', 2 ** 31 - 1),
+    work: int('work', 2 ** 31 - 1),
+    heavy: int('heavy', 2 ** 31 - 1),
+  };
   if (o.mode !== 'conn' && o.mode !== 'keepalive') usage('bad --mode');
   return o;
 }
@@ -41,6 +65,7 @@ function usage(msg) {
 
 const opts = parseArgs(process.argv.slice(2));
 const NL = 0x0a;
+const doWork = opts.work > 0 || opts.heavy > 0 ? require('./work.js').doWork : null;
 
 function upper(buf) {
   return Buffer.from(buf.toString('latin1').trim().toUpperCase(), 'latin1');
@@ -61,13 +86,16 @@ function onConnConn(sock) {
     chunks.push(chunk.subarray(0, i + 1));
     const line = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     chunks = null;
+    if (doWork) doWork(line, opts.work, opts.heavy);
     sock.end(upper(line));
   });
   sock.on('end', () => {
     // EOF before a newline: readline() returns the partial line.
     if (!done) {
       done = true;
-      sock.end(upper(Buffer.concat(chunks)));
+      const line = Buffer.concat(chunks);
+      if (doWork) doWork(line, opts.work, opts.heavy);
+      sock.end(upper(line));
     }
   });
 }
@@ -82,6 +110,7 @@ function onConnKeepalive(sock) {
     let start = 0;
     let i;
     while ((i = buf.indexOf(NL, start)) >= 0) {
+      if (doWork) doWork(buf.subarray(start, i + 1), opts.work, opts.heavy);
       out.push(Buffer.from(buf.toString('latin1', start, i + 1).toUpperCase(), 'latin1'));
       start = i + 1;
     }

@@ -10,6 +10,12 @@
 --mode keepalive: for line in self.rfile: self.wfile.write(line.upper())
 --mode dgram: data, sock = self.request; sock.sendto(data.strip().upper(), client)
 
+--work ROUNDS / --heavy ROUNDS (the worker-thread workloads of issue 10):
+  each line (keepalive, conn) first gets ROUNDS steps of 32-bit FNV-1a over
+  its bytes, taken cyclically (--heavy ROUNDS for a line starting with
+  b"heavy"): the same function as bench/servers/work.js, in pure Python
+  (same rounds, same result), then the same uppercase reply.
+
 request_queue_size 1024, allow_reuse_address. Prints "READY <port or path>"
 once listening; exits 0 on SIGTERM/SIGINT. No per-request logging.
 """
@@ -20,17 +26,45 @@ import socketserver
 import stat
 import sys
 import threading
+from itertools import cycle, islice
+
+FNV_OFFSET = 0x811C9DC5
+FNV_PRIME = 0x01000193
+WORK = 0
+HEAVY = 0
+_sink = 0
+
+
+def fnv1a_rounds(line, rounds):
+    """rounds FNV-1a steps over line's bytes, cyclically (bench/servers/work.js)."""
+    h = FNV_OFFSET
+    if not line:
+        return h
+    for b in islice(cycle(line), rounds):
+        h = ((h ^ b) * FNV_PRIME) & 0xFFFFFFFF
+    return h
+
+
+def do_work(line):
+    global _sink
+    rounds = HEAVY if HEAVY and line.startswith(b"heavy") else WORK
+    if rounds:
+        _sink = (_sink + fnv1a_rounds(line, rounds)) & 0xFFFFFFFF
 
 
 class ConnHandler(socketserver.StreamRequestHandler):
     def handle(self):
-        data = self.rfile.readline().strip()
-        self.wfile.write(data.upper())
+        line = self.rfile.readline()
+        if WORK or HEAVY:
+            do_work(line)
+        self.wfile.write(line.strip().upper())
 
 
 class KeepaliveHandler(socketserver.StreamRequestHandler):
     def handle(self):
         for line in self.rfile:
+            if WORK or HEAVY:
+                do_work(line)
             self.wfile.write(line.upper())
 
 
@@ -50,7 +84,11 @@ def main():
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--unix")
+    p.add_argument("--work", type=int, default=0)
+    p.add_argument("--heavy", type=int, default=0)
     a = p.parse_args()
+    global WORK, HEAVY
+    WORK, HEAVY = a.work, a.heavy
 
     base = getattr(socketserver, a.cls, None)
     if not isinstance(base, type) or not issubclass(base, socketserver.BaseServer):

@@ -4,6 +4,7 @@
 //   node bench/servers/socketserver.js [--impl native|js] --class NAME --mode conn|keepalive|dgram
 //                                      (--host H --port P | --unix PATH) [--fork-log FILE]
 //                                      [--serve-thread 0]   (native: wait on the main loop)
+//                                      [--workers N] [--work ROUNDS] [--heavy ROUNDS]
 //
 // --impl native: require('../../dist/index.js') (the native transport);
 //   js: require('../../dist/js.js') (the same API over node:net / node:dgram).
@@ -16,6 +17,13 @@
 //   await socket.sendTo(upper(trim(data)), clientAddress).
 // requestQueueSize 1024 (allowReuseAddress for TCP, as CPython's script).
 //
+// Worker threads (issue 10): --workers N sets workerThreads: N (0: the
+// handlers run as tasks on the main thread); with --workers, --work or
+// --heavy the handlers are work-handlers.js's (keep-alive or conn; a
+// Threading class): each line first gets --work rounds of the FNV-1a
+// work (--heavy rounds for a line starting with "heavy"), then the same
+// uppercase reply. Both go to the handlers as workerData { work, heavy }.
+//
 // Forking classes: after each fork the parent samples
 // transport.processes.stats(); with --fork-log FILE each child appends the
 // time from just before the fork to its handler's start ("child start").
@@ -27,6 +35,7 @@
 // shuts down (shutdown() + serverClose()) and exits 0. No per-request logging.
 
 const fs = require('node:fs');
+const util = require('node:util');
 
 function usage(msg) {
   process.stderr.write(`socketserver.js: ${msg}\n`);
@@ -34,24 +43,53 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { impl: 'native', cls: 'TCPServer', mode: 'conn', host: '127.0.0.1', port: 0, unix: null, forkLog: null, serveThread: true };
-  for (let i = 0; i < argv.length; i += 2) {
-    const a = argv[i];
-    const v = argv[i + 1];
-    if (v === undefined) usage(`missing value for ${a}`);
-    if (a === '--impl') o.impl = v;
-    else if (a === '--class') o.cls = v;
-    else if (a === '--mode') o.mode = v;
-    else if (a === '--host') o.host = v;
-    else if (a === '--port') o.port = Number(v);
-    else if (a === '--unix') o.unix = v;
-    else if (a === '--fork-log') o.forkLog = v;
-    else if (a === '--serve-thread') o.serveThread = v !== '0' && v !== 'false';
-    else usage(`unknown option ${a}`);
+  let values;
+  try {
+    ({ values } = util.parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        impl: { type: 'string', default: 'native' },
+        class: { type: 'string', default: 'TCPServer' },
+        mode: { type: 'string', default: 'conn' },
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '0' },
+        unix: { type: 'string' },
+        'fork-log': { type: 'string' },
+        'serve-thread': { type: 'string', default: '1' },
+        workers: { type: 'string' },
+        work: { type: 'string', default: '0' },
+        heavy: { type: 'string', default: '0' },
+      },
+    }));
+  } catch (err) {
+    usage(err.message);
   }
-  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) usage('bad --port');
+  const int = (name, max) => {
+    const n = Number(values[name]);
+    if (!Number.isInteger(n) || n < 0 || n > max) usage(`bad --${name}: ${values[name]}`);
+    return n;
+  };
+  const o = {
+    impl: values.impl,
+    cls: values.class,
+    mode: values.mode,
+    host: values.host,
+    port: int('port', 65535),
+    unix: values.unix ?? null,
+    forkLog: values['fork-log'] ?? null,
+    serveThread: values['serve-thread'] !== '0' && values['serve-thread'] !== 'false',
+    workers: values.workers === undefined ? null : int('workers', 256),
+    work: int('work', 2 ** 31 - 1),
+    heavy: int('heavy', 2 ** 31 - 1),
+  };
   if (!['native', 'js'].includes(o.impl)) usage('bad --impl (native|js)');
   if (!['conn', 'keepalive', 'dgram'].includes(o.mode)) usage('bad --mode');
+  if (o.workers !== null || o.work > 0 || o.heavy > 0) {
+    // The worker-thread workloads: the handlers of work-handlers.js.
+    if (!/^Threading/.test(o.cls)) usage('--workers, --work and --heavy need a Threading class');
+    if (o.mode === 'dgram') usage('--workers, --work and --heavy: stream modes only');
+  }
   return o;
 }
 
@@ -146,7 +184,14 @@ async function main() {
   }
   let server;
   try {
-    server = new Server(address, HANDLERS[opts.mode], opts.serveThread ? {} : { serveThread: false });
+    const options = opts.serveThread ? {} : { serveThread: false };
+    let Handler = HANDLERS[opts.mode];
+    if (opts.workers !== null || opts.work > 0 || opts.heavy > 0) {
+      const work = require('./work-handlers.js');
+      Handler = opts.mode === 'conn' ? work.WorkConn : work.WorkKeepalive;
+      Object.assign(options, { workerThreads: opts.workers ?? 0, workerData: { work: opts.work, heavy: opts.heavy } });
+    }
+    server = new Server(address, Handler, options);
   } catch (err) {
     if (err && err.code === 'ERR_SOCKETSERVER_UNSUPPORTED') {
       // Not a failure: this transport has no such server (the runner shows "—").
