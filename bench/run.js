@@ -1819,7 +1819,8 @@ function mdTable(header, align, rows) {
   return lines.join('\n');
 }
 
-function renderMarkdown(report) {
+/** The Markdown report; `svgName`: the image beside it (latest.svg, or the --out name's). */
+function renderMarkdown(report, svgName = 'latest.svg') {
   const { env, options } = report;
   const L = [];
   L.push('# Benchmark results');
@@ -1844,7 +1845,7 @@ function renderMarkdown(report) {
         : ''),
   );
   L.push('');
-  L.push('![req/s per workload and server](latest.svg)');
+  L.push(`![req/s per workload and server](${svgName})`);
   L.push('');
   const shownTargets = report.targets.filter((t) => t.reason !== 'workload not run');
   if (shownTargets.length) L.push(`## Targets (${issuesText(shownTargets)})`, '', mdTable(['target', 'measured', 'needed', 'result'], ['l', 'r', 'r', 'l'], shownTargets.map((t) => [
@@ -2286,7 +2287,7 @@ async function main() {
     fs.renameSync(`${file}.tmp`, file);
   };
   write(opts.out, JSON.stringify(report, null, 2) + '\n');
-  write(`${base}.md`, renderMarkdown(report));
+  write(`${base}.md`, renderMarkdown(report, `${path.basename(base)}.svg`));
   write(`${base}.svg`, renderSvg(report));
   out(`\nresults: ${rel(opts.out)}, ${rel(base)}.md, ${rel(base)}.svg (${fmtDuration(report.elapsed_s)})`);
   for (const x of warnings) out(`WARNING: ${x}`);

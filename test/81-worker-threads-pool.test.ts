@@ -206,6 +206,22 @@ describe('81 worker threads (ThreadingMixIn workerThreads), stream servers', fun
       expect(Math.max(...latencies), `light latencies ${latencies.map((l) => l.toFixed(1)).join(', ')} ms`).to.be.below(120);
     });
 
+    it('one worker holds 40 open connections at once, each with a request in flight (keep-alive clients beyond the old bound of 32)', async () => {
+      await start({ workerThreads: 1, requestQueueSize: 64 });
+      const conns = [];
+      for (let i = 0; i < 40; i++) {
+        const c = await open(targetOf(server));
+        c.sock.write('slow\n');
+        conns.push(c);
+      }
+      // All 40 are in the one worker at the same time: each says WAITING before any goes on.
+      for (const c of conns) expect(await c.line()).to.equal('WAITING');
+      expect(server._workerPool().inFlight).to.equal(40);
+      for (const c of conns) c.sock.write('go\n');
+      for (const c of conns) expect(await c.line()).to.equal('SLOW');
+      for (const c of conns) c.sock.destroy();
+    });
+
     it('the handler runs in a worker and sees a view of the server: address, settings, class, workerData', async () => {
       const workerData = { greeting: 'hi', list: [1, 2, 3] };
       await start({ workerData });
