@@ -34,6 +34,7 @@ import { Worker } from 'node:worker_threads';
 
 import { withCode } from './errors.js';
 import type { ProxyInfo } from './proxy-protocol.js';
+import { makeRing, RingWriter } from './worker-ring.js';
 import type { Address } from './transport.js';
 
 /**
@@ -73,6 +74,8 @@ export interface WorkerInit {
   slots: SharedArrayBuffer;
   /** A datagram server's: this worker's dup() of the server's socket, to adopt (replyIndex()); else -1. */
   replyFd: number;
+  /** This worker's handoff ring (worker-ring.ts). */
+  ring: SharedArrayBuffer;
   /** This worker's index: its active count is at activeIndex(size, index). */
   index: number;
   /** The pool's size (workerThreads). */
@@ -178,6 +181,8 @@ interface PoolWorker {
   retiring: boolean;
   /** Its reply socket's descriptor (a datagram server's), -1 without. */
   replyFd: number;
+  /** Where most requests go to it (the rest: postMessage). */
+  ring: RingWriter;
 }
 
 /** How long a replacement worker that failed to start waits before the next try: doubling from the first, up to the last. */
@@ -198,6 +203,8 @@ export class WorkerPool {
   #closing = false;
   /** Woken when a worker gets room or becomes ready, or a worker is lost. */
   #roomWaiters: Array<() => void> = [];
+  /** How requests were handed over: in a ring, or in a message (diagnostics, tests). */
+  readonly #handoffs = { ring: 0, message: 0 };
   /** Turns where #leastBusy() starts its scan. */
   #turn = 0;
   /** Woken when the last request in flight is done. */
@@ -205,18 +212,23 @@ export class WorkerPool {
   /** Replacements that failed to start, waiting to be tried again: index → timer. */
   readonly #respawns = new Map<number, NodeJS.Timeout>();
 
-  constructor(size: number, init: Omit<WorkerInit, 'slots' | 'index' | 'size' | 'replyFd'>, host: PoolHost) {
+  constructor(size: number, init: Omit<WorkerInit, 'slots' | 'index' | 'size' | 'replyFd' | 'ring'>, host: PoolHost) {
     this.size = size;
     const slots = new SharedArrayBuffer((size * MAX_REQUESTS_PER_WORKER + 2 * size) * Int32Array.BYTES_PER_ELEMENT);
     this.#states = new Int32Array(slots);
     for (let i = size * MAX_REQUESTS_PER_WORKER - 1; i >= 0; i--) this.#freeSlots.push(i);
-    this.#init = { ...init, slots, index: -1, size, replyFd: -1 };
+    this.#init = { ...init, slots, index: -1, size, replyFd: -1, ring: new SharedArrayBuffer(0) };
     this.#host = host;
   }
 
   /** The thread ids of the workers that are ready (for tests and diagnostics). */
   get threadIds(): number[] {
     return this.#workers.filter((w) => w.ready).map((w) => w.worker.threadId);
+  }
+
+  /** How many requests went through the rings and how many by postMessage. */
+  get handoffs(): { ring: number; message: number } {
+    return { ...this.#handoffs };
   }
 
   /** Requests handed to workers and not yet done. */
@@ -257,17 +269,18 @@ export class WorkerPool {
     Atomics.store(this.#states, activeIndex(this.size, index), 0);
     let replyFd = -1;
     let worker: Worker;
+    const ring = makeRing();
     try {
       if (this.#init.datagram !== null) {
         replyFd = this.#host.dupSocket();
         Atomics.store(this.#states, replyIndex(this.size, index), SLOT_SENT);
       }
-      worker = new Worker(WORKER_SCRIPT, { workerData: { ...this.#init, index, replyFd } });
+      worker = new Worker(WORKER_SCRIPT, { workerData: { ...this.#init, index, replyFd, ring } });
     } catch (error) {
       if (replyFd >= 0) this.#reclaimReplySocket(index, replyFd);
       return Promise.reject(error);
     }
-    const w: PoolWorker = { worker, index, ready: false, inflight: new Map(), lastError: null, retiring: false, replyFd };
+    const w: PoolWorker = { worker, index, ready: false, inflight: new Map(), lastError: null, retiring: false, replyFd, ring: new RingWriter(ring) };
     this.#workers.push(w);
     // Referenced while it starts (someone awaits start()) and while it runs
     // requests (dispatch(), #finish()); an idle pool does not keep Node alive.
@@ -461,8 +474,6 @@ export class WorkerPool {
     const slot = this.#freeSlots.pop();
     if (w === null || slot === undefined) throw new Error('WorkerPool.dispatch() without room (call waitForRoom() first)');
     let fd = -1;
-    let message: ToWorker;
-    let transfer: ArrayBuffer[] = [];
     if (request.kind === 'stream') {
       try {
         fd = request.release();
@@ -470,15 +481,6 @@ export class WorkerPool {
         this.#freeSlots.push(slot);
         throw error;
       }
-      const pending = request.pending === null ? null : new Uint8Array(request.pending).buffer;
-      message = { t: 'req', slot, fd, clientAddress, pending, proxy: request.proxy };
-      if (pending !== null) transfer = [pending];
-    } else {
-      // A copy of its own: the payload is a view of a shared pool, and
-      // cloning a view would copy the whole pool.
-      const data = new Uint8Array(request.data).buffer;
-      message = { t: 'dgram', slot, data, truncated: request.truncated, clientAddress, proxy: request.proxy };
-      transfer = [data];
     }
     let resolve!: () => void;
     const done = new Promise<void>((r) => { resolve = r; });
@@ -488,7 +490,11 @@ export class WorkerPool {
     w.inflight.set(slot, entry);
     if (w.inflight.size === 1) w.worker.ref();
     try {
-      w.worker.postMessage(message, transfer);
+      if (this.#ring(w, slot, fd, request, clientAddress)) this.#handoffs.ring++;
+      else {
+        this.#post(w, slot, fd, request, clientAddress);
+        this.#handoffs.message++;
+      }
     } catch (error) {
       // Not sent (a clientAddress that cannot be cloned): take it back.
       if (fd >= 0 && Atomics.compareExchange(this.#states, slot, SLOT_SENT, SLOT_RECLAIMED) === SLOT_SENT) closeFd(fd);
@@ -496,6 +502,28 @@ export class WorkerPool {
       this.#finish(w, entry);
     }
     return done;
+  }
+
+  /** Hands the request over in the worker's ring; false when it must go by postMessage (PROXY extras, too large, ring full). */
+  #ring(w: PoolWorker, slot: number, fd: number, request: PoolRequest, clientAddress: Address | null): boolean {
+    if (request.proxy !== null) return false;
+    if (request.kind === 'stream') return request.pending === null && w.ring.write({ t: 'req', slot, fd, clientAddress });
+    return w.ring.write({ t: 'dgram', slot, data: request.data, truncated: request.truncated, clientAddress });
+  }
+
+  /** Hands the request over in a message. */
+  #post(w: PoolWorker, slot: number, fd: number, request: PoolRequest, clientAddress: Address | null): void {
+    if (request.kind === 'stream') {
+      const pending = request.pending === null ? null : new Uint8Array(request.pending).buffer;
+      const message: ToWorker = { t: 'req', slot, fd, clientAddress, pending, proxy: request.proxy };
+      w.worker.postMessage(message, pending === null ? [] : [pending]);
+      return;
+    }
+    // A copy of its own: the payload is a view of a shared pool, and
+    // cloning a view would copy the whole pool.
+    const data = new Uint8Array(request.data).buffer;
+    const message: ToWorker = { t: 'dgram', slot, data, truncated: request.truncated, clientAddress, proxy: request.proxy };
+    w.worker.postMessage(message, [data]);
   }
 
   /**

@@ -20,6 +20,7 @@ import { constants } from './constants.js';
 import { type DatagramRequest, runHandler } from './handlers.js';
 import { nativeTransport } from './native-transport.js';
 import { type ProxyInfo, reviveProxyInfo } from './proxy-protocol.js';
+import { RingReader, type RingRequest } from './worker-ring.js';
 import type { RequestHandlerClass } from './servers.js';
 import { ServerSocket, StreamSocket } from './socket.js';
 import type { Address } from './transport.js';
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
   const Handler = await loadHandler(init.module, init.className);
   const view = new WorkerServerView(init, Handler, post);
 
-  async function run(m: ToWorker): Promise<void> {
+  async function run(m: Handed): Promise<void> {
     // Take the descriptor, unless the main thread took it back (it does
     // that only for a worker that died, so this is a guard, not a path).
     if (m.t === 'req' && Atomics.compareExchange(states, m.slot, SLOT_SENT, SLOT_ADOPTED) !== SLOT_SENT) return;
@@ -141,25 +142,32 @@ async function main(): Promise<void> {
     }
   }
 
+  // Requests come in the ring (most) and in messages (the rest).
+  new RingReader(init.ring).consume((m) => void run(m));
   port.on('message', (m: ToWorker) => {
     if (m.t === 'req' || m.t === 'dgram') void run(m);
   });
   post({ t: 'ready' });
 }
 
+/** A request as it arrives: in a message, or in the ring (no PROXY extras there). */
+type Handed = ToWorker | RingRequest;
+
 /** A connection handed over: the descriptor, what was read with its PROXY header, the header. */
-function adoptStream(m: Extract<ToWorker, { t: 'req' }>): StreamSocket {
+function adoptStream(m: Extract<Handed, { t: 'req' }>): StreamSocket {
   const sock = new StreamSocket(nativeTransport.adoptStream!(m.fd));
-  if (m.pending !== null) sock._unread(Buffer.from(m.pending));
-  if (m.proxy !== null) sock.proxy = reviveProxyInfo(m.proxy);
+  if ('pending' in m && m.pending !== null) sock._unread(Buffer.from(m.pending));
+  if ('proxy' in m && m.proxy !== null) sock.proxy = reviveProxyInfo(m.proxy);
   return sock;
 }
 
 /** A datagram handed over: `[payload, reply socket]`, truncated, and its PROXY header. */
-function datagramRequest(m: Extract<ToWorker, { t: 'dgram' }>, socket: ServerSocket): DatagramRequest {
+function datagramRequest(m: Extract<Handed, { t: 'dgram' }>, socket: ServerSocket): DatagramRequest {
   const extra: { truncated: boolean; proxy?: ProxyInfo } = { truncated: m.truncated };
-  if (m.proxy !== null) extra.proxy = reviveProxyInfo(m.proxy);
-  return Object.assign([Buffer.from(m.data), socket] as [Buffer, ServerSocket], extra);
+  if ('proxy' in m && m.proxy !== null) extra.proxy = reviveProxyInfo(m.proxy);
+  // From the ring: a Buffer of its own already; from a message: the transferred ArrayBuffer.
+  const data = Buffer.isBuffer(m.data) ? m.data : Buffer.from(m.data as ArrayBuffer);
+  return Object.assign([data, socket] as [Buffer, ServerSocket], extra);
 }
 
 /**
