@@ -33,6 +33,7 @@
 
 const net = require('node:net');
 const util = require('node:util');
+const { numberOption } = require('./args.js');
 
 function usage(msg) {
   process.stderr.write(`mixed-client: ${msg}\n`);
@@ -58,11 +59,7 @@ function parseOptions(argv) {
   } catch (err) {
     usage(err.message);
   }
-  const num = (name, min, max, int) => {
-    const n = Number(values[name]);
-    if (!Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n))) usage(`bad --${name}: ${values[name]}`);
-    return n;
-  };
+  const num = (name, min, max, integer) => numberOption(values, name, { min, max, integer }, usage);
   const o = {
     heavyClients: num('heavy-clients', 0, 1000, true),
     intervalMs: num('interval-ms', 1, 60000, false),

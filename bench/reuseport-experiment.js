@@ -50,6 +50,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const util = require('node:util');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
+const { numberOption } = require('./args.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const LOADGEN = path.join(ROOT, 'build', 'bench', 'loadgen');
@@ -164,11 +165,7 @@ function parseOptions() {
   } catch (err) {
     usage(err.message);
   }
-  const num = (name, min, max, int) => {
-    const n = Number(values[name]);
-    if (!Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n))) usage(`bad --${name}: ${values[name]}`);
-    return n;
-  };
+  const num = (name, min, max, integer) => numberOption(values, name, { min, max, integer }, usage);
   const o = {
     rounds: num('rounds', 1, 100, true),
     duration: num('duration', 0.2, 600, false),

@@ -20,6 +20,7 @@
 const net = require('node:net');
 const fs = require('node:fs');
 const util = require('node:util');
+const { numberOption } = require('../args.js');
 
 function parseArgs(argv) {
   let values;
@@ -40,11 +41,7 @@ function parseArgs(argv) {
   } catch (err) {
     usage(err.message);
   }
-  const int = (name, max) => {
-    const n = Number(values[name]);
-    if (!Number.isInteger(n) || n < 0 || n > max) usage(`bad --${name}: ${values[name]}`);
-    return n;
-  };
+  const int = (name, max) => numberOption(values, name, { min: 0, max, integer: true }, usage);
   const o = {
     host: values.host,
     port: int('port', 65535),

@@ -36,6 +36,7 @@
 
 const fs = require('node:fs');
 const util = require('node:util');
+const { numberOption } = require('../args.js');
 
 function usage(msg) {
   process.stderr.write(`socketserver.js: ${msg}\n`);
@@ -65,11 +66,7 @@ function parseArgs(argv) {
   } catch (err) {
     usage(err.message);
   }
-  const int = (name, max) => {
-    const n = Number(values[name]);
-    if (!Number.isInteger(n) || n < 0 || n > max) usage(`bad --${name}: ${values[name]}`);
-    return n;
-  };
+  const int = (name, max) => numberOption(values, name, { min: 0, max, integer: true }, usage);
   const o = {
     impl: values.impl,
     cls: values.class,
