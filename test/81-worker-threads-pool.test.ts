@@ -275,6 +275,18 @@ describe('81 worker threads (ThreadingMixIn workerThreads), stream servers', fun
       expect(serviceActions).to.be.at.least(before + 3);
     });
 
+    it('what runs where: handleTimeout on the main thread, when handleRequest() waited in vain', async () => {
+      let timedOut: boolean | null = null;
+      class Timing extends Recording {
+        handleTimeout(): void {
+          timedOut = require('node:worker_threads').isMainThread;
+        }
+      }
+      server = new (Timing as Any)([HOST, 0], Commands, { workerThreads: 1, timeout: 0.05 });
+      await withTimeout(server.handleRequest(), 20_000, 'handleRequest');
+      expect(timedOut).to.equal(true);
+    });
+
     it('shutdown() from a handler in a worker stops serveForever()', async () => {
       await start();
       expect(await exchange(targetOf(server), 'shutdown')).to.deep.equal(['OK']);
