@@ -75,6 +75,8 @@ export type { RequestHandlerClass, ServerOptions } from './servers.js';
 export { ThreadingMixIn, ForkingMixIn } from './mixins.js';
 export { listenFds } from './activation.js';
 export type { ListenFd } from './activation.js';
+export type { DrainResult } from './drain.js';
+export type { ProxyInfo, ProxyProtocolMode, ProxySsl, ProxyTlvs } from './proxy-protocol.js';
 export type {
   ThreadingOptions, ThreadingServer, ThreadingServerClass,
   ForkingOptions, ForkingServer, ForkingServerClass, ServerClass,
