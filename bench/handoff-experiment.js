@@ -42,8 +42,11 @@
 // Markdown table of medians over rounds.
 
 const fs = require('node:fs');
-const util = require('node:util');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
+
+const args = require('./args.js');
+
+const usage = args.usageOf('handoff-experiment');
 
 // ---------------------------------------------------------------------------
 // The ring: Int32 control words, then RING_SLOTS records of RECORD_BYTES.
@@ -236,38 +239,24 @@ async function workerMain() {
 // main side
 
 function parseOptions() {
-  let values;
-  try {
-    ({ values } = util.parseArgs({
-      strict: true,
-      options: {
-        rounds: { type: 'string', default: '3' },
-        pings: { type: 'string', default: '20000' },
-        messages: { type: 'string', default: '200000' },
-        'max-seconds': { type: 'string', default: '5' },
-        only: { type: 'string', default: 'post,post-copy,ring,ring-bell' },
-        sizes: { type: 'string', default: '0,512,8192' },
-        json: { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`handoff-experiment: ${err.message}\n`);
-    process.exit(2);
-  }
-  const int = (v, name, min, max) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      process.stderr.write(`handoff-experiment: bad --${name}: ${v}\n`);
-      process.exit(2);
-    }
-    return n;
-  };
+  const values = args.parseOptions(
+    process.argv.slice(2),
+    {
+      rounds: { type: 'string', default: '3' },
+      pings: { type: 'string', default: '20000' },
+      messages: { type: 'string', default: '200000' },
+      'max-seconds': { type: 'string', default: '5' },
+      only: { type: 'string', default: 'post,post-copy,ring,ring-bell' },
+      sizes: { type: 'string', default: '0,512,8192' },
+      json: { type: 'string' },
+    },
+    usage,
+  );
+  // `v` is the option's value, or one item of a list (--sizes).
+  const int = (v, name, min, max) => args.numberOption({ [name]: v }, name, { min, max, integer: true }, usage);
   const methods = values.only.split(',').filter(Boolean);
   for (const m of methods) {
-    if (!['post', 'post-copy', 'ring', 'ring-bell'].includes(m)) {
-      process.stderr.write(`handoff-experiment: unknown method ${m}\n`);
-      process.exit(2);
-    }
+    if (!['post', 'post-copy', 'ring', 'ring-bell'].includes(m)) usage(`unknown method ${m}`);
   }
   return {
     rounds: int(values.rounds, 'rounds', 1, 100),

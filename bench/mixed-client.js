@@ -32,34 +32,26 @@
 // Exit status: 0 when it ran (even with errors or mismatches), 2 on usage.
 
 const net = require('node:net');
-const util = require('node:util');
-const { numberOption } = require('./args.js');
+const args = require('./args.js');
 
-function usage(msg) {
-  process.stderr.write(`mixed-client: ${msg}\n`);
-  process.exit(2);
-}
+const usage = args.usageOf('mixed-client');
+
 
 function parseOptions(argv) {
-  let values;
-  try {
-    ({ values } = util.parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        tcp: { type: 'string' },
-        unix: { type: 'string' },
-        'heavy-clients': { type: 'string', default: '1' },
-        'interval-ms': { type: 'string', default: '20' },
-        duration: { type: 'string', default: '5' },
-        warmup: { type: 'string', default: '1' },
-        timeout: { type: 'string', default: '10' },
-      },
-    }));
-  } catch (err) {
-    usage(err.message);
-  }
-  const num = (name, min, max, integer) => numberOption(values, name, { min, max, integer }, usage);
+  const values = args.parseOptions(
+    argv,
+    {
+      tcp: { type: 'string' },
+      unix: { type: 'string' },
+      'heavy-clients': { type: 'string', default: '1' },
+      'interval-ms': { type: 'string', default: '20' },
+      duration: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '1' },
+      timeout: { type: 'string', default: '10' },
+    },
+    usage,
+  );
+  const num = (name, min, max, integer) => args.numberOption(values, name, { min, max, integer }, usage);
   const o = {
     heavyClients: num('heavy-clients', 0, 1000, true),
     intervalMs: num('interval-ms', 1, 60000, false),

@@ -48,9 +48,10 @@
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const util = require('node:util');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
-const { numberOption } = require('./args.js');
+const args = require('./args.js');
+
+const usage = args.usageOf('reuseport-experiment');
 
 const ROOT = path.resolve(__dirname, '..');
 const LOADGEN = path.join(ROOT, 'build', 'bench', 'loadgen');
@@ -144,28 +145,24 @@ async function serveReuseport(o) {
 // driver
 
 function parseOptions() {
-  let values;
-  try {
-    ({ values } = util.parseArgs({
-      strict: true,
-      options: {
-        rounds: { type: 'string', default: '3' },
-        duration: { type: 'string', default: '3' },
-        warmup: { type: 'string', default: '1' },
-        only: { type: 'string', default: 'keepalive,conn,mixed,udp' },
-        workers: { type: 'string', default: '2,4' },
-        json: { type: 'string' },
-        // server role
-        serve: { type: 'string' },
-        class: { type: 'string', default: 'ThreadingTCPServer' },
-        mode: { type: 'string', default: 'keepalive' },
-        heavy: { type: 'string', default: '0' },
-      },
-    }));
-  } catch (err) {
-    usage(err.message);
-  }
-  const num = (name, min, max, integer) => numberOption(values, name, { min, max, integer }, usage);
+  const values = args.parseOptions(
+    process.argv.slice(2),
+    {
+      rounds: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '1' },
+      only: { type: 'string', default: 'keepalive,conn,mixed,udp' },
+      workers: { type: 'string', default: '2,4' },
+      json: { type: 'string' },
+      // server role
+      serve: { type: 'string' },
+      class: { type: 'string', default: 'ThreadingTCPServer' },
+      mode: { type: 'string', default: 'keepalive' },
+      heavy: { type: 'string', default: '0' },
+    },
+    usage,
+  );
+  const num = (name, min, max, integer) => args.numberOption(values, name, { min, max, integer }, usage);
   const o = {
     rounds: num('rounds', 1, 100, true),
     duration: num('duration', 0.2, 600, false),
@@ -187,10 +184,6 @@ function parseOptions() {
   return o;
 }
 
-function usage(msg) {
-  process.stderr.write(`reuseport-experiment: ${msg}\n`);
-  process.exit(2);
-}
 
 let CLK_TCK = 100;
 try {

@@ -6,7 +6,7 @@
  * address checks are in address.ts.)
  */
 import { constants as os } from 'node:os';
-import { getSystemErrorMap, getSystemErrorName } from 'node:util';
+import { getSystemErrorMap, getSystemErrorName, inspect } from 'node:util';
 
 /** An `Error` with a string `code`, as Node's own errors carry. */
 export interface CodedError extends Error {
@@ -99,4 +99,19 @@ export function outOfRange(message: string, code = 'ERR_OUT_OF_RANGE'): RangeErr
 /** True for errors that come from the operating system (Python's OSError). */
 export function isSystemError(error: unknown): error is CodedError & { errno: number } {
   return error instanceof Error && typeof (error as { errno?: unknown }).errno === 'number';
+}
+
+/**
+ * Reports on stderr an error nobody else will hear of, as Python's
+ * threading.excepthook does: one that escaped a request task, or the worker
+ * pool's own. `where` names it ("request task", "the worker pool").
+ */
+export function reportUncaught(where: string, error: unknown): void {
+  const text = error instanceof Error ? (error.stack ?? String(error)) : inspect(error);
+  process.stderr.write(`Exception in ${where}:\n${text}\n`);
+}
+
+/** reportUncaught() for an error that escaped a request task. */
+export function reportTaskError(error: unknown): void {
+  reportUncaught('request task', error);
 }

@@ -65,7 +65,7 @@ import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
 import { constants } from './constants.js';
-import { invalidArgType, isSystemError, outOfRange, unsupported } from './errors.js';
+import { invalidArgType, isSystemError, outOfRange, reportTaskError, unsupported } from './errors.js';
 import type { BaseServer, RequestHandlerClass, ServerOptions } from './servers.js';
 import type { DatagramRequest } from './handlers.js';
 import { StreamSocket } from './socket.js';
@@ -171,12 +171,6 @@ function cloneableSettings(server: object, names: readonly string[]): Record<str
 // public types above describe the result exactly.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyServerCtor = new (...args: any[]) => BaseServer<unknown>;
-
-/** Reports an error that escaped a request task (as threading.excepthook does). */
-function reportTaskError(error: unknown): void {
-  const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
-  process.stderr.write(`Exception in request task:\n${text}\n`);
-}
 
 export function ThreadingMixIn<B extends ServerClass>(Base: B): ThreadingServerClass<B> {
   const Server = Base as unknown as AnyServerCtor & { settings: readonly string[] };

@@ -92,7 +92,7 @@ import {
   readProxyHeader,
 } from './proxy-protocol.js';
 import { constants } from './constants.js';
-import { busy, closedError, invalidArgType, isSystemError, outOfRange, unsupported } from './errors.js';
+import { busy, closedError, invalidArgType, isSystemError, outOfRange, reportTaskError, unsupported } from './errors.js';
 import { type DatagramRequest, runHandler } from './handlers.js';
 import { nativeTransport } from './native-transport.js';
 import { ServerSocket, StreamSocket } from './socket.js';
@@ -401,8 +401,7 @@ export class BaseServer<Req = unknown> {
       await this.#serve(request, clientAddress);
     } catch (error) {
       // Out of the loop: nobody else would hear of a hook's error.
-      const text = error instanceof Error ? (error.stack ?? String(error)) : inspect(error);
-      process.stderr.write(`Exception in request task:\n${text}\n`);
+      reportTaskError(error);
     } finally {
       this.#processing.delete(request);
     }

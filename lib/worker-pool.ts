@@ -7,17 +7,18 @@
  * server and runs verifyRequest(); the pool picks the least-busy worker.
  * A connection gives up its descriptor (a number: descriptors belong to
  * the whole process) into a slot of a shared table, and the number goes to
- * the worker in a message. The worker adopts it (a Connection of its own
+ * the worker in its handoff ring (worker-ring.ts; a message for what the
+ * ring does not carry). The worker adopts it (a Connection of its own
  * environment), runs the handler, shuts the connection down and closes it,
- * and says "done". A datagram's payload goes in the message, copied once
- * into a buffer of its own that is transferred, not cloned; the worker
- * replies on its own dup() of the server's socket, which it adopts when it
- * starts (its "reply socket", in a slot of the same table), so that a reply
- * never goes to a descriptor number the main thread closed and reused.
+ * and says "done". A datagram's payload is copied into the ring (or into a
+ * buffer of its own that a message transfers); the worker replies on its
+ * own dup() of the server's socket, which it adopts when it starts (its
+ * "reply socket", in a slot of the same table), so that a reply never goes
+ * to a descriptor number the main thread closed and reused.
  *
  * Ownership of a descriptor in flight (a connection, or a worker's reply
- * socket) is decided by one atomic compare-and-swap on its slot: the worker takes it (SENT → ADOPTED) before
- * it adopts the descriptor; the main thread, when the worker died, takes it
+ * socket) is decided by one atomic compare-and-swap on its slot: the
+ * worker takes it (SENT → ADOPTED) before it adopts the descriptor; the main thread, when the worker died, takes it
  * back (SENT → RECLAIMED) and closes it. Exactly one of them wins; a
  * descriptor the worker adopted is closed by the worker, or by its
  * environment's teardown when it dies (the Connection's finaliser), which
@@ -32,7 +33,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import { withCode } from './errors.js';
+import { reportUncaught, withCode } from './errors.js';
 import type { ProxyInfo } from './proxy-protocol.js';
 import { makeRing, RingWriter } from './worker-ring.js';
 import type { Address } from './transport.js';
@@ -463,10 +464,10 @@ export class WorkerPool {
   }
 
   /**
-   * Hands the request to the least-busy worker: a connection's `release()`
-   * gives up the descriptor, called only once the request is sure to be
-   * sent; a datagram's payload is copied into a buffer that is then
-   * transferred. Call after waitForRoom(), in the same turn. Resolves when
+   * Hands the request to the least-busy worker, in its ring or else in a
+   * message: a connection's `release()` gives up the descriptor, called
+   * only once the request is sure to be sent. Call after waitForRoom(), in
+   * the same turn. Resolves when
    * the request is done (or lost with its worker, and reported).
    */
   dispatch(request: PoolRequest, clientAddress: Address | null): Promise<void> {
@@ -576,6 +577,5 @@ function closeFd(fd: number): void {
 }
 
 function reportPoolError(error: unknown): void {
-  const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
-  process.stderr.write(`Exception in the worker pool:\n${text}\n`);
+  reportUncaught('the worker pool', error);
 }

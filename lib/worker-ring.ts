@@ -199,15 +199,14 @@ export class RingReader {
   }
 
   /**
-   * Calls `each` for every request, now and as they come, until the
-   * returned function is called. Sleeps in Atomics.waitAsync between
-   * (it does not keep the thread alive: the worker's message port does).
+   * Calls `each` for every request, now and as they come, for the
+   * worker's life. Sleeps in Atomics.waitAsync between (it does not keep
+   * the thread alive: the worker's message port does).
    */
-  consume(each: (request: RingRequest) => void): () => void {
+  consume(each: (request: RingRequest) => void): void {
     const control = this.#control;
-    let stopped = false;
     const loop = async (): Promise<void> => {
-      while (!stopped) {
+      for (;;) {
         this.takeAll(each);
         const bell = Atomics.load(control, DOORBELL);
         Atomics.store(control, ASLEEP, 1);
@@ -223,10 +222,5 @@ export class RingReader {
       }
     };
     void loop();
-    return () => {
-      stopped = true;
-      Atomics.add(control, DOORBELL, 1);
-      Atomics.notify(control, DOORBELL);
-    };
   }
 }

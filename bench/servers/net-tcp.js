@@ -19,29 +19,25 @@
 
 const net = require('node:net');
 const fs = require('node:fs');
-const util = require('node:util');
-const { numberOption } = require('../args.js');
+const args = require('../args.js');
+
+const usage = args.usageOf('net-tcp');
 
 function parseArgs(argv) {
-  let values;
-  try {
-    ({ values } = util.parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string', default: '0' },
-        unix: { type: 'string' },
-        mode: { type: 'string', default: 'conn' },
-        backlog: { type: 'string', default: '1024' },
-        work: { type: 'string', default: '0' },
-        heavy: { type: 'string', default: '0' },
-      },
-    }));
-  } catch (err) {
-    usage(err.message);
-  }
-  const int = (name, max) => numberOption(values, name, { min: 0, max, integer: true }, usage);
+  const values = args.parseOptions(
+    argv,
+    {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '0' },
+      unix: { type: 'string' },
+      mode: { type: 'string', default: 'conn' },
+      backlog: { type: 'string', default: '1024' },
+      work: { type: 'string', default: '0' },
+      heavy: { type: 'string', default: '0' },
+    },
+    usage,
+  );
+  const int = (name, max) => args.numberOption(values, name, { min: 0, max, integer: true }, usage);
   const o = {
     host: values.host,
     port: int('port', 65535),
@@ -55,10 +51,6 @@ function parseArgs(argv) {
   return o;
 }
 
-function usage(msg) {
-  process.stderr.write(`net-tcp: ${msg}\n`);
-  process.exit(2);
-}
 
 const opts = parseArgs(process.argv.slice(2));
 const NL = 0x0a;

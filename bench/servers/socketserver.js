@@ -35,38 +35,30 @@
 // shuts down (shutdown() + serverClose()) and exits 0. No per-request logging.
 
 const fs = require('node:fs');
-const util = require('node:util');
-const { numberOption } = require('../args.js');
+const args = require('../args.js');
 
-function usage(msg) {
-  process.stderr.write(`socketserver.js: ${msg}\n`);
-  process.exit(2);
-}
+const usage = args.usageOf('socketserver.js');
+
 
 function parseArgs(argv) {
-  let values;
-  try {
-    ({ values } = util.parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        impl: { type: 'string', default: 'native' },
-        class: { type: 'string', default: 'TCPServer' },
-        mode: { type: 'string', default: 'conn' },
-        host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string', default: '0' },
-        unix: { type: 'string' },
-        'fork-log': { type: 'string' },
-        'serve-thread': { type: 'string', default: '1' },
-        workers: { type: 'string' },
-        work: { type: 'string', default: '0' },
-        heavy: { type: 'string', default: '0' },
-      },
-    }));
-  } catch (err) {
-    usage(err.message);
-  }
-  const int = (name, max) => numberOption(values, name, { min: 0, max, integer: true }, usage);
+  const values = args.parseOptions(
+    argv,
+    {
+      impl: { type: 'string', default: 'native' },
+      class: { type: 'string', default: 'TCPServer' },
+      mode: { type: 'string', default: 'conn' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '0' },
+      unix: { type: 'string' },
+      'fork-log': { type: 'string' },
+      'serve-thread': { type: 'string', default: '1' },
+      workers: { type: 'string' },
+      work: { type: 'string', default: '0' },
+      heavy: { type: 'string', default: '0' },
+    },
+    usage,
+  );
+  const int = (name, max) => args.numberOption(values, name, { min: 0, max, integer: true }, usage);
   const o = {
     impl: values.impl,
     cls: values.class,
