@@ -196,13 +196,19 @@ interface Plan {
 
 const KIND_CLASS: Record<Kind, string> = { tcp: 'TCPServer', udp: 'UDPServer', unix: 'UnixStreamServer', 'unix-dgram': 'UnixDatagramServer' };
 
+/** The kind of server for a socket of this family and type; null for one no server takes. */
+function kindOf(family: number, type: number): Kind | null {
+  const stream = type === constants.SOCK_STREAM;
+  if (!stream && type !== constants.SOCK_DGRAM) return null;
+  if (family === constants.AF_UNIX) return stream ? 'unix' : 'unix-dgram';
+  if (family === constants.AF_INET || family === constants.AF_INET6) return stream ? 'tcp' : 'udp';
+  return null;
+}
+
 function kindOfSocket(fd: ListenFd): Kind {
-  const stream = fd.type === constants.SOCK_STREAM;
-  if (fd.family === constants.AF_UNIX && (stream || fd.type === constants.SOCK_DGRAM)) return stream ? 'unix' : 'unix-dgram';
-  if ((fd.family === constants.AF_INET || fd.family === constants.AF_INET6) && (stream || fd.type === constants.SOCK_DGRAM)) {
-    return stream ? 'tcp' : 'udp';
-  }
-  throw new UsageError(`the passed descriptor ${fd.fd} (${fd.name}) is not a TCP, UDP or Unix socket`);
+  const kind = kindOf(fd.family, fd.type);
+  if (kind === null) throw new UsageError(`the passed descriptor ${fd.fd} (${fd.name}) is not a TCP, UDP or Unix socket`);
+  return kind;
 }
 
 function plans(args: CliArgs, passed: ListenFd[]): Plan[] {
@@ -240,7 +246,7 @@ function isUsageLike(error: unknown): boolean {
 
 function describe(server: TCPServer<unknown>, args: CliArgs): string {
   const where = Array.isArray(server.serverAddress) ? server.serverAddress.slice(0, 2).join(':') : server.serverAddress;
-  const kind = server.socketType === constants.SOCK_DGRAM ? (server.addressFamily === constants.AF_UNIX ? 'unix-dgram' : 'udp') : server.addressFamily === constants.AF_UNIX ? 'unix' : 'tcp';
+  const kind = kindOf(server.addressFamily, server.socketType);
   const details = [
     args.workers > 0 ? `${args.workers} worker thread${args.workers === 1 ? '' : 's'}` : null,
     args.js ? 'js transport' : null,

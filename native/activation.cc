@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "errors.h"
+#include "socket_ops.h"
 
 namespace socketserver {
 namespace {
@@ -16,23 +17,16 @@ int32_t RequireFd(const Napi::CallbackInfo& info) {
   return fd;
 }
 
-int GetIntOpt(Napi::Env env, int fd, int name) {
-  int value = 0;
-  socklen_t len = sizeof(value);
-  if (::getsockopt(fd, SOL_SOCKET, name, &value, &len) != 0) ThrowSystemError(env, errno, "getsockopt");
-  return value;
-}
-
 // socketKind(fd) -> { family, type, listening }
 Napi::Value SocketKind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int32_t fd = RequireFd(info);
   Napi::Object kind = Napi::Object::New(env);
-  kind.Set("family", Napi::Number::New(env, GetIntOpt(env, fd, SO_DOMAIN)));
-  int type = GetIntOpt(env, fd, SO_TYPE);
+  kind.Set("family", Napi::Number::New(env, GetIntSockOpt(env, fd, SOL_SOCKET, SO_DOMAIN)));
+  int type = GetIntSockOpt(env, fd, SOL_SOCKET, SO_TYPE);
   kind.Set("type", Napi::Number::New(env, type));
   // SO_ACCEPTCONN is defined for every socket; only a stream one can listen.
-  kind.Set("listening", Napi::Boolean::New(env, GetIntOpt(env, fd, SO_ACCEPTCONN) != 0));
+  kind.Set("listening", Napi::Boolean::New(env, GetIntSockOpt(env, fd, SOL_SOCKET, SO_ACCEPTCONN) != 0));
   return kind;
 }
 

@@ -8,6 +8,7 @@
 #include "addon.h"
 #include "errors.h"
 #include "proxy_protocol_napi.h"
+#include "socket_ops.h"
 
 namespace socketserver {
 
@@ -40,11 +41,7 @@ Napi::Value Connection::Adopt(const Napi::CallbackInfo& info) {
   if (fd < 0) ThrowRangeError(env, "ERR_OUT_OF_RANGE", "fd must be >= 0");
   // Only a stream socket is adopted: a wrong number must fail here, not
   // become a Connection that reads some other file.
-  int type = 0;
-  socklen_t len = sizeof(type);
-  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
-    ThrowSystemError(env, errno, "getsockopt");
-  if (type != SOCK_STREAM)
+  if (GetIntSockOpt(env, fd, SOL_SOCKET, SO_TYPE) != SOCK_STREAM)
     ThrowTypeError(env, "ERR_INVALID_ARG_VALUE", "adoptConnection: fd is not a stream socket");
   return Wrap(env, UniqueFd(fd));
 }

@@ -16,15 +16,16 @@ UniqueFd CreateSocket(Napi::Env env, int family, int type) {
   return UniqueFd(fd);
 }
 
+int GetIntSockOpt(Napi::Env env, int fd, int level, int name) {
+  int value = 0;
+  socklen_t len = sizeof(value);
+  if (::getsockopt(fd, level, name, &value, &len) != 0) ThrowSystemError(env, errno, "getsockopt");
+  return value;
+}
+
 UniqueFd AdoptSocket(Napi::Env env, int fd, int family, int type) {
-  int domain = 0;
-  int kind = 0;
-  socklen_t len = sizeof(domain);
-  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)
-    ThrowSystemError(env, errno, "getsockopt");
-  len = sizeof(kind);
-  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &kind, &len) != 0)
-    ThrowSystemError(env, errno, "getsockopt");
+  int domain = GetIntSockOpt(env, fd, SOL_SOCKET, SO_DOMAIN);
+  int kind = GetIntSockOpt(env, fd, SOL_SOCKET, SO_TYPE);
   if (domain != family || kind != type)
     ThrowTypeError(env, "ERR_INVALID_ARG_VALUE",
                    "fd " + std::to_string(fd) + " is a socket of family " + std::to_string(domain) +
@@ -78,11 +79,7 @@ Napi::Value GetSockOpt(const Napi::CallbackInfo& info, int fd) {
   int lvl = RequireInt32(info, 0, "level");
   int opt = RequireInt32(info, 1, "name");
   RequireOpen(env, fd, "getsockopt");
-  int v = 0;
-  socklen_t len = sizeof v;
-  if (::getsockopt(fd, lvl, opt, &v, &len) != 0)
-    ThrowSystemError(env, errno, "getsockopt");
-  return Napi::Number::New(env, v);
+  return Napi::Number::New(env, GetIntSockOpt(env, fd, lvl, opt));
 }
 
 namespace {

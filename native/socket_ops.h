@@ -17,6 +17,10 @@ namespace socketserver {
 // socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC). Throws a system error.
 UniqueFd CreateSocket(Napi::Env env, int family, int type);
 
+// getsockopt() of an integer option. Throws a system error (EBADF,
+// ENOTSOCK, ENOPROTOOPT).
+int GetIntSockOpt(Napi::Env env, int fd, int level, int name);
+
 // Takes `fd` as a socket of `family` and `type` (SO_DOMAIN, SO_TYPE must
 // match: a wrong number fails here instead of becoming a server that reads
 // some other file), made non-blocking and close-on-exec. Throws a system
